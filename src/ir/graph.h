@@ -1,0 +1,187 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "ir/dtype.h"
+#include "sym/expr.h"
+
+namespace kiln::ir {
+
+struct TensorType {
+  DType dtype = DType::kFloat32;
+  Device device;
+  Layout layout = Layout::kStrided;
+  std::vector<sym::Expr> sizes;
+  std::vector<sym::Expr> strides;
+  sym::Expr storage_offset;
+  bool requires_grad = false;
+
+  size_t rank() const { return sizes.size(); }
+  sym::Expr numel() const;
+  // "f32[s0, 3, 224, 224]"
+  std::string str() const;
+};
+
+enum class ValueKind : uint8_t { kTensor, kSymInt, kSymBool, kSymFloat, kCustomObj, kToken };
+
+// A named value of the graph: a placeholder, or an output of a node.
+struct Value {
+  std::string name;
+  ValueKind kind = ValueKind::kTensor;
+  TensorType type;           // kTensor only
+  std::optional<sym::Expr> sym;  // kSymInt/kSymBool: the value as an expression over symbols
+  int producer = -1;         // index of the producing node in Graph::nodes; -1 for graph inputs
+};
+
+using ValueId = int32_t;  // index into Graph::values
+
+// A symbolic int argument is either a graph value (a SymInt node output) or a literal.
+struct SymIntArg {
+  std::optional<ValueId> value;
+  int64_t literal = 0;
+  bool operator==(const SymIntArg&) const = default;
+};
+struct SymBoolArg {
+  std::optional<ValueId> value;
+  bool literal = false;
+  bool operator==(const SymBoolArg&) const = default;
+};
+struct SymFloatArg {
+  std::optional<ValueId> value;
+  double literal = 0;
+  bool operator==(const SymFloatArg&) const = default;
+};
+
+struct Graph;
+
+struct NoneArg {
+  bool operator==(const NoneArg&) const = default;
+};
+struct TensorArg {
+  ValueId value = -1;
+  bool operator==(const TensorArg&) const = default;
+};
+struct OptionalTensorArg {
+  std::optional<ValueId> value;
+  bool operator==(const OptionalTensorArg&) const = default;
+};
+struct ScalarTypeArg {
+  DType dtype;
+  bool operator==(const ScalarTypeArg&) const = default;
+};
+struct SubgraphArg {
+  std::string name;
+  std::shared_ptr<Graph> graph;
+  bool operator==(const SubgraphArg& o) const { return name == o.name && graph == o.graph; }
+};
+struct CustomObjArg {
+  std::string name;
+  std::string class_fqn;
+  bool operator==(const CustomObjArg&) const = default;
+};
+struct OperatorArg {
+  std::string target;
+  bool operator==(const OperatorArg&) const = default;
+};
+
+// A typed argument, as the export schema's Argument union.
+using Argument = std::variant<NoneArg, TensorArg, std::vector<TensorArg>, OptionalTensorArg,
+                              std::vector<OptionalTensorArg>, int64_t, std::vector<int64_t>,
+                              double, std::vector<double>, bool, std::vector<bool>, std::string,
+                              std::vector<std::string>, SymIntArg, std::vector<SymIntArg>,
+                              SymBoolArg, std::vector<SymBoolArg>, SymFloatArg,
+                              std::vector<SymFloatArg>, ScalarTypeArg, MemoryFormat, Layout,
+                              Device, SubgraphArg, CustomObjArg, OperatorArg>;
+
+enum class ArgKindHint : uint8_t { kUnknown, kPositional, kKeyword };
+
+struct NamedArgument {
+  std::string name;  // the schema argument name ("" for positional HOP arguments)
+  Argument arg;
+  ArgKindHint kind = ArgKindHint::kUnknown;
+};
+
+struct Node {
+  std::string name;    // the node's name (its first output's name when the file has none)
+  std::string target;  // "aten.linear.default", "_operator.add", "higher_order.cond"
+  std::vector<NamedArgument> inputs;
+  // Outputs are values (or None for an output slot the program never names).
+  std::vector<Argument> outputs;
+  std::map<std::string, std::string> metadata;
+
+  const NamedArgument* input(std::string_view arg_name) const;
+};
+
+enum class InputKind : uint8_t {
+  kUserInput,
+  kParameter,
+  kBuffer,
+  kTensorConstant,
+  kCustomObj,
+  kConstantInput,
+  kToken,
+};
+
+struct InputSpec {
+  InputKind kind = InputKind::kUserInput;
+  Argument arg;        // the placeholder (TensorArg, SymIntArg, or a literal for constants)
+  std::string target;  // FQN for parameters, buffers, constants, custom objects
+  bool persistent = true;  // buffers only
+};
+
+enum class OutputKind : uint8_t {
+  kUserOutput,
+  kLossOutput,
+  kBufferMutation,
+  kGradientToParameter,
+  kGradientToUserInput,
+  kUserInputMutation,
+  kToken,
+  kParameterMutation,
+};
+
+struct OutputSpec {
+  OutputKind kind = OutputKind::kUserOutput;
+  Argument arg;
+  std::string target;  // the mutated buffer/parameter FQN or user input name
+};
+
+struct Graph {
+  std::vector<Value> values;
+  std::vector<ValueId> inputs;  // placeholders, in the order of the signature's input specs
+  std::vector<Argument> outputs;
+  std::vector<Node> nodes;  // topological order
+
+  std::optional<ValueId> find(std::string_view name) const;
+  ValueId add_value(Value v);  // throws if the name is taken
+ private:
+  std::map<std::string, ValueId, std::less<>> by_name_;
+};
+
+struct GraphSignature {
+  std::vector<InputSpec> inputs;
+  std::vector<OutputSpec> outputs;
+};
+
+// The whole exported program: the graph, its signature and the symbol ranges.
+struct ExportedProgram {
+  Graph graph;
+  GraphSignature signature;
+  sym::RangeMap ranges;
+  int schema_major = 0;
+  int schema_minor = 0;
+  std::string torch_version;
+  std::vector<std::string> verifiers;
+  std::map<std::string, int64_t> opset_version;
+};
+
+std::string_view input_kind_name(InputKind k);
+std::string_view output_kind_name(OutputKind k);
+
+}  // namespace kiln::ir

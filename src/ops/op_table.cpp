@@ -1,13 +1,33 @@
 #include "ops/op_table.h"
 
 #include <algorithm>
-#include <array>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "ops/families.h"
+#include "util/error.h"
 
 namespace kiln::ops {
 namespace {
 
-// Sorted by target. Ops are added together with their shape rule and reference kernel.
-constexpr std::array<OpDef, 0> kOps{};
+// All families' entries, sorted by target. A target declared twice is a bug found at start.
+const std::vector<OpDef>& table() {
+  static const std::vector<OpDef> ops = [] {
+    std::vector<OpDef> all;
+    for (auto family : {symbolic_ops()})
+      all.insert(all.end(), family.begin(), family.end());
+    std::sort(all.begin(), all.end(),
+              [](const OpDef& a, const OpDef& b) { return a.target < b.target; });
+    for (size_t i = 1; i < all.size(); ++i) {
+      if (all[i].target == all[i - 1].target) {
+        throw error("op table: ", all[i].target, " is declared twice");
+      }
+    }
+    return all;
+  }();
+  return ops;
+}
 
 void count_targets(const ir::Graph& graph, std::map<std::string, int>& counts) {
   for (const ir::Node& node : graph.nodes) {
@@ -22,14 +42,24 @@ void count_targets(const ir::Graph& graph, std::map<std::string, int>& counts) {
 
 }  // namespace
 
+const OpSchema& OpDef::parsed_schema() const {
+  static std::mutex mutex;
+  static std::unordered_map<const OpDef*, OpSchema> parsed;
+  std::lock_guard lock(mutex);
+  auto it = parsed.find(this);
+  if (it == parsed.end()) it = parsed.emplace(this, parse_schema(schema)).first;
+  return it->second;
+}
+
 std::span<const OpDef> all_ops() {
-  return kOps;
+  return table();
 }
 
 const OpDef* find_op(std::string_view target) {
-  auto it = std::lower_bound(kOps.begin(), kOps.end(), target,
+  const auto& ops = table();
+  auto it = std::lower_bound(ops.begin(), ops.end(), target,
                              [](const OpDef& op, std::string_view t) { return op.target < t; });
-  return it != kOps.end() && it->target == target ? &*it : nullptr;
+  return it != ops.end() && it->target == target ? &*it : nullptr;
 }
 
 std::map<std::string, int> op_histogram(const ir::Graph& graph) {

@@ -1,18 +1,55 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ir/graph.h"
+#include "ops/schema.h"
+#include "ref/tensor.h"
 
 namespace kiln::ops {
 
-// One supported ATen (or symbolic-int) op. Each entry is declared once, in op_table.cpp, and
-// every stage that handles ops looks them up here.
+class Args;
+
+// The type of one value an op produces: a tensor type, or a SymInt/SymBool expression.
+struct OutType {
+  ir::ValueKind kind = ir::ValueKind::kTensor;
+  ir::TensorType tensor;
+  std::optional<sym::Expr> sym;
+
+  OutType() = default;
+  OutType(ir::TensorType t) : tensor(std::move(t)) {}  // NOLINT: a tensor is the common case
+  static OutType sym_int(sym::Expr e) {
+    OutType o;
+    o.kind = ir::ValueKind::kSymInt;
+    o.sym = std::move(e);
+    return o;
+  }
+};
+
+// The op's outputs, flattened in order: one entry per returned tensor or scalar, and one per
+// element of a returned list (split, unbind, chunk).
+using ShapeFn = std::vector<OutType> (*)(const Args& args);
+using RefFn = std::vector<ref::RValue> (*)(const Args& args);
+
+// One supported op. Each is declared once, in the table of its family (src/ops/<family>.cpp),
+// and every stage that handles ops finds it here.
 struct OpDef {
-  std::string_view target;  // "aten.linear.default"
+  std::string_view target;    // "aten.linear.default", "_operator.add"
+  std::string_view schema;    // PyTorch's schema text, the argument names exactly as the file
+  ShapeFn shape = nullptr;    // output types from input types, over symbolic shapes
+  RefFn reference = nullptr;  // the plain, obviously right kernel (accumulates in double)
+  // For an in-place op ("aten.relu_.default"): the functional op computing the new value of
+  // its mutated argument ("aten.relu.default"), with the same argument names.
+  std::string_view functional = {};
+  // A view op (view, permute, slice, ...): its output aliases its first tensor argument.
+  bool is_view = false;
+
+  const OpSchema& parsed_schema() const;  // parsed once, on first use
 };
 
 std::span<const OpDef> all_ops();

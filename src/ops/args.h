@@ -1,0 +1,114 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ir/graph.h"
+#include "ops/schema.h"
+#include "ref/tensor.h"
+#include "sym/expr.h"
+#include "util/error.h"
+
+namespace kiln::ops {
+
+// Where an op's arguments get their values: the graph's symbolic types (shape inference), or
+// the interpreter's concrete tensors and ints (reference evaluation).
+class ValueSource {
+ public:
+  virtual ~ValueSource() = default;
+  // The type of a tensor value; concrete sizes (constants) in reference evaluation.
+  virtual const ir::TensorType& type(ir::ValueId id) const = 0;
+  // A SymInt value as an expression; a constant in reference evaluation.
+  virtual sym::Expr sym_int(ir::ValueId id) const = 0;
+  // A SymFloat / SymBool value; only known in reference evaluation.
+  virtual std::optional<double> sym_float(ir::ValueId) const { return std::nullopt; }
+  // The concrete tensor; nullptr during shape inference.
+  virtual const ref::Tensor* tensor(ir::ValueId) const { return nullptr; }
+};
+
+// The symbolic types from the graph: what shape rules see at compile time.
+class GraphValueSource : public ValueSource {
+ public:
+  explicit GraphValueSource(const ir::Graph& graph) : graph_(graph) {}
+  const ir::TensorType& type(ir::ValueId id) const override;
+  sym::Expr sym_int(ir::ValueId id) const override;
+
+ private:
+  const ir::Graph& graph_;
+};
+
+// A Python number argument: int, float or bool, kept exactly.
+struct Scalar {
+  enum class Kind : uint8_t { kInt, kFloat, kBool };
+  Kind kind = Kind::kInt;
+  int64_t i = 0;
+  double f = 0;
+  double to_double() const { return kind == Kind::kFloat ? f : static_cast<double>(i); }
+  bool is_floating() const { return kind == Kind::kFloat; }
+};
+
+struct OpDef;
+
+// A node's arguments bound to its op's schema: looked up by schema name, positional or keyword
+// as the file wrote them, with the schema's default where the file omitted one. Every accessor
+// throws kiln::Error naming the node, the op and the argument when the value has another type.
+class Args {
+ public:
+  Args(const OpDef& op, const ir::Node& node, const ValueSource& source);
+
+  const OpDef& op() const { return op_; }
+  const ir::Node& node() const { return node_; }
+  const OpSchema& schema() const { return schema_; }
+  const ValueSource& source() const { return source_; }
+
+  // True when the argument is None (given so, or omitted with default None).
+  bool is_none(std::string_view name) const;
+
+  // Tensors: the type (shape rules) or the concrete tensor (reference kernels).
+  const ir::TensorType& type(std::string_view name) const;
+  std::optional<ir::TensorType> optional_type(std::string_view name) const;
+  std::vector<std::optional<ir::TensorType>> types(std::string_view name) const;
+  const ref::Tensor& tensor(std::string_view name) const;
+  const ref::Tensor* optional_tensor(std::string_view name) const;
+  std::vector<const ref::Tensor*> tensors(std::string_view name) const;  // nullptr for None
+
+  // Ints (int and SymInt): symbolic, or required to be known.
+  sym::Expr sym(std::string_view name) const;
+  std::vector<sym::Expr> syms(std::string_view name) const;
+  int64_t to_int(std::string_view name) const;
+  std::optional<int64_t> optional_int(std::string_view name) const;
+  std::vector<int64_t> ints(std::string_view name) const;
+  std::optional<std::vector<int64_t>> optional_ints(std::string_view name) const;
+
+  double to_double(std::string_view name) const;
+  std::optional<double> optional_double(std::string_view name) const;
+  bool to_bool(std::string_view name) const;
+  std::optional<bool> optional_bool(std::string_view name) const;
+  Scalar scalar(std::string_view name) const;
+  std::optional<Scalar> optional_scalar(std::string_view name) const;
+  std::optional<ir::DType> dtype(std::string_view name) const;
+  std::string str(std::string_view name) const;
+  std::optional<std::string> optional_str(std::string_view name) const;
+  std::optional<ir::Device> device(std::string_view name) const;
+  std::optional<ir::MemoryFormat> memory_format(std::string_view name) const;
+
+  template <typename... Parts>
+  [[noreturn]] void fail(const Parts&... parts) const {
+    throw error("node '", node_.name, "' (", node_.target, "): ", parts...);
+  }
+
+ private:
+  const OpDef& op_;
+  const ir::Node& node_;
+  const OpSchema& schema_;
+  const ValueSource& source_;
+  // One entry per schema argument: the node's argument, or the schema default, or null.
+  std::vector<const ir::Argument*> bound_;
+
+  const ir::Argument& get(std::string_view name) const;
+  int64_t known(const sym::Expr& e, std::string_view name) const;
+};
+
+}  // namespace kiln::ops

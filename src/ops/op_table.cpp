@@ -15,7 +15,7 @@ namespace {
 const std::vector<OpDef>& table() {
   static const std::vector<OpDef> ops = [] {
     std::vector<OpDef> all;
-    for (auto family : {symbolic_ops()})
+    for (auto family : {symbolic_ops(), pointwise_ops(), reduction_ops(), shape_ops(), nn_ops()})
       all.insert(all.end(), family.begin(), family.end());
     std::sort(all.begin(), all.end(),
               [](const OpDef& a, const OpDef& b) { return a.target < b.target; });

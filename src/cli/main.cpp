@@ -14,7 +14,10 @@ constexpr const char* kUsage =
     "commands:\n"
     "  inspect MODEL.pt2 [--json] [--model NAME] [--ir]\n"
     "      inputs, outputs, symbols and ranges, weights, the op histogram and every op kiln\n"
-    "      does not support yet\n";
+    "      does not support yet\n"
+    "  run MODEL.pt2 --reference --inputs A.npy [B.npy ...] --out DIR\n"
+    "      runs the program on the reference interpreter; writes DIR/out0.npy, out1.npy, ...\n"
+    "      (the user outputs, flattened). bf16 inputs are given as float32.\n";
 
 }  // namespace
 
@@ -28,6 +31,7 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   try {
     if (command == "inspect") return kiln::cli::inspect_command(args);
+    if (command == "run") return kiln::cli::run_command(args);
     throw kiln::cli::UsageError{"unknown command '" + command + "'"};
   } catch (const kiln::cli::UsageError& e) {
     std::cerr << "kiln: " << e.message << "\n\n" << kUsage;

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -26,17 +28,23 @@ struct TensorType {
   sym::Expr numel() const;
   // "f32[s0, 3, 224, 224]"
   std::string str() const;
+
+  // Row-major strides for `sizes` (torch.empty's layout; a size-0 dim counts as 1).
+  static std::vector<sym::Expr> contiguous_strides(const std::vector<sym::Expr>& sizes);
+  // A strided, contiguous tensor type with storage offset 0.
+  static TensorType contiguous(DType dtype, std::vector<sym::Expr> sizes, Device device = {});
 };
 
-enum class ValueKind : uint8_t { kTensor, kSymInt, kSymBool, kSymFloat, kCustomObj, kToken };
-
-// A named value of the graph: a placeholder, or an output of a node.
-struct Value {
-  std::string name;
-  ValueKind kind = ValueKind::kTensor;
-  TensorType type;           // kTensor only
-  std::optional<sym::Expr> sym;  // kSymInt/kSymBool: the value as an expression over symbols
-  int producer = -1;         // index of the producing node in Graph::nodes; -1 for graph inputs
+// kConstant is a graph input the export specialized to a literal (an int, None, ...): the
+// placeholder stays, so inputs line up with the signature, and Value::constant holds the literal.
+enum class ValueKind : uint8_t {
+  kTensor,
+  kSymInt,
+  kSymBool,
+  kSymFloat,
+  kCustomObj,
+  kToken,
+  kConstant,
 };
 
 using ValueId = int32_t;  // index into Graph::values
@@ -83,6 +91,7 @@ struct SubgraphArg {
 struct CustomObjArg {
   std::string name;
   std::string class_fqn;
+  std::optional<ValueId> value;  // the kCustomObj value named `name`, when resolved
   bool operator==(const CustomObjArg&) const = default;
 };
 struct OperatorArg {
@@ -91,13 +100,31 @@ struct OperatorArg {
 };
 
 // A typed argument, as the export schema's Argument union.
-using Argument = std::variant<NoneArg, TensorArg, std::vector<TensorArg>, OptionalTensorArg,
-                              std::vector<OptionalTensorArg>, int64_t, std::vector<int64_t>,
-                              double, std::vector<double>, bool, std::vector<bool>, std::string,
-                              std::vector<std::string>, SymIntArg, std::vector<SymIntArg>,
-                              SymBoolArg, std::vector<SymBoolArg>, SymFloatArg,
-                              std::vector<SymFloatArg>, ScalarTypeArg, MemoryFormat, Layout,
-                              Device, SubgraphArg, CustomObjArg, OperatorArg>;
+using Argument =
+    std::variant<NoneArg, TensorArg, std::vector<TensorArg>, OptionalTensorArg,
+                 std::vector<OptionalTensorArg>, int64_t, std::vector<int64_t>, double,
+                 std::vector<double>, bool, std::vector<bool>, std::string,
+                 std::vector<std::string>, SymIntArg, std::vector<SymIntArg>, SymBoolArg,
+                 std::vector<SymBoolArg>, SymFloatArg, std::vector<SymFloatArg>, ScalarTypeArg,
+                 MemoryFormat, Layout, Device, SubgraphArg, CustomObjArg, OperatorArg>;
+
+// Every value an argument refers to, in order (lists flattened; subgraphs not entered).
+std::vector<ValueId> argument_values(const Argument& arg);
+
+// A named value of the graph: a placeholder, or an output of a node.
+struct Value {
+  std::string name;
+  ValueKind kind = ValueKind::kTensor;
+  TensorType type;               // kTensor only
+  std::optional<sym::Expr> sym;  // kSymInt/kSymBool: the value as an expression over symbols
+  int producer = -1;             // index of the producing node in Graph::nodes; -1 for graph inputs
+  std::string class_fqn;         // kCustomObj only: the TorchBind class
+  Argument constant;             // kConstant only: the literal the export specialized the input to
+  // Set by passes::resolve_views on a value a view op produced: the value is an index map over
+  // this root (a graph input or a non-view node output, never itself a view), and type.strides
+  // and type.storage_offset are in elements of the root's buffer.
+  std::optional<ValueId> view_of;
+};
 
 enum class ArgKindHint : uint8_t { kUnknown, kPositional, kKeyword };
 
@@ -114,6 +141,8 @@ struct Node {
   // Outputs are values (or None for an output slot the program never names).
   std::vector<Argument> outputs;
   std::map<std::string, std::string> metadata;
+  // Higher-order ops only: the op returns one bare tensor rather than a one-element tuple.
+  bool is_hop_single_tensor_return = false;
 
   const NamedArgument* input(std::string_view arg_name) const;
 };
@@ -130,8 +159,8 @@ enum class InputKind : uint8_t {
 
 struct InputSpec {
   InputKind kind = InputKind::kUserInput;
-  Argument arg;        // the placeholder (TensorArg, SymIntArg, or a literal for constants)
-  std::string target;  // FQN for parameters, buffers, constants, custom objects
+  Argument arg;            // the placeholder (TensorArg, SymIntArg, or a literal for constants)
+  std::string target;      // FQN for parameters, buffers, constants, custom objects
   bool persistent = true;  // buffers only
 };
 
@@ -157,11 +186,22 @@ struct Graph {
   std::vector<ValueId> inputs;  // placeholders, in the order of the signature's input specs
   std::vector<Argument> outputs;
   std::vector<Node> nodes;  // topological order
+  // Subgraphs of higher-order ops: the graph returns one bare tensor, not a tuple.
+  bool is_single_tensor_return = false;
 
   std::optional<ValueId> find(std::string_view name) const;
   ValueId add_value(Value v);  // throws if the name is taken
  private:
   std::map<std::string, ValueId, std::less<>> by_name_;
+};
+
+// A tensor the compiler made (a folded constant): dtype, sizes and the elements in row-major
+// order as contiguous little-endian bytes.
+struct ConstantData {
+  DType dtype = DType::kFloat32;
+  std::vector<int64_t> sizes;
+  std::vector<std::byte> bytes;
+  bool operator==(const ConstantData&) const = default;
 };
 
 struct GraphSignature {
@@ -179,9 +219,22 @@ struct ExportedProgram {
   std::string torch_version;
   std::vector<std::string> verifiers;
   std::map<std::string, int64_t> opset_version;
+  std::vector<std::string> guards_code;  // Python guard expressions, kept for reference
+  // The root module's call signature: pytree specs (JSON text) and forward()'s argument names.
+  std::string in_spec;
+  std::string out_spec;
+  std::vector<std::string> forward_arg_names;
+  // Data of the tensor-constant inputs the passes add (fold_constants), by their signature
+  // target. Archive tensors are not copied here; they stay in the archive.
+  std::map<std::string, ConstantData> constants;
+  // Reads the stored tensor of a parameter, buffer or tensor constant by its target FQN; set
+  // by whoever holds the weights (passes::attach_stored_tensors). Without it, constant folding
+  // folds only through literals and folded values.
+  std::function<std::optional<ConstantData>(const std::string& target)> read_stored;
 };
 
 std::string_view input_kind_name(InputKind k);
 std::string_view output_kind_name(OutputKind k);
+std::string_view value_kind_name(ValueKind k);
 
 }  // namespace kiln::ir

@@ -52,6 +52,10 @@ struct OpDef {
   const OpSchema& parsed_schema() const;  // parsed once, on first use
 };
 
+// Higher-order ops whose subgraph runs in place of the node, unchanged
+// (wrap_with_set_grad_enabled: gradient mode means nothing at inference).
+bool is_inlined_higher_order(std::string_view target);
+
 std::span<const OpDef> all_ops();
 const OpDef* find_op(std::string_view target);
 

@@ -51,6 +51,106 @@ void check_result(const ir::Node& node, const ir::Value& v, const Tensor& t, Bin
   }
 }
 
+// Runs the nodes of `g` in order on `values`. Values whose last reader has run are freed when
+// `last_use` is given.
+void run_nodes(const ir::Graph& g, ConcreteValues& values, Bindings& bindings,
+               const std::vector<int>* last_use);
+
+// A higher-order op that only wraps its subgraph: the subgraph runs on the node's tensor
+// arguments, and its outputs are the node's.
+void run_inlined(const ir::Node& node, ConcreteValues& values, Bindings& bindings) {
+  const ir::SubgraphArg* sub = nullptr;
+  std::vector<ir::ValueId> operands;
+  for (const auto& in : node.inputs) {
+    if (const auto* s = std::get_if<ir::SubgraphArg>(&in.arg)) {
+      sub = s;
+    } else if (sub != nullptr) {
+      for (ir::ValueId id : ir::argument_values(in.arg))
+        operands.push_back(id);
+    }
+  }
+  if (sub == nullptr || !sub->graph) throw error("node '", node.name, "' has no subgraph");
+  const ir::Graph& body = *sub->graph;
+  if (body.inputs.size() != operands.size()) {
+    throw error("node '", node.name, "' passes ", operands.size(), " values to a subgraph of ",
+                body.inputs.size(), " inputs");
+  }
+  ConcreteValues inner(body);
+  for (size_t i = 0; i < operands.size(); ++i)
+    inner.set(body.inputs[i], values.get(operands[i]));
+  run_nodes(body, inner, bindings, nullptr);
+  std::vector<ir::ValueId> produced, results;
+  for (const auto& out : node.outputs) {
+    for (ir::ValueId id : ir::argument_values(out))
+      produced.push_back(id);
+  }
+  for (const auto& out : body.outputs) {
+    for (ir::ValueId id : ir::argument_values(out))
+      results.push_back(id);
+  }
+  if (produced.size() != results.size()) {
+    throw error("node '", node.name, "' names ", produced.size(),
+                " outputs but its subgraph returns ", results.size());
+  }
+  for (size_t i = 0; i < produced.size(); ++i)
+    values.set(produced[i], inner.get(results[i]));
+}
+
+void run_nodes(const ir::Graph& g, ConcreteValues& values, Bindings& bindings,
+               const std::vector<int>* last_use) {
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    const ir::Node& node = g.nodes[n];
+    if (ops::is_inlined_higher_order(node.target)) {
+      run_inlined(node, values, bindings);
+      continue;
+    }
+    const ops::OpDef* op = ops::find_op(node.target);
+    if (op == nullptr) throw error("node '", node.name, "': kiln does not support ", node.target);
+    ops::Args args(*op, node, values);
+    std::vector<RValue> results = op->reference(args);
+
+    size_t r = 0;
+    auto assign = [&](ir::ValueId id) {
+      if (r >= results.size()) {
+        throw error("node '", node.name, "' (", node.target, ") returned ", results.size(),
+                    " values but the program names more outputs");
+      }
+      if (const auto* t = std::get_if<Tensor>(&results[r])) {
+        check_result(node, g.values[id], *t, bindings);
+      }
+      values.set(id, std::move(results[r++]));
+    };
+    for (const ir::Argument& out : node.outputs) {
+      if (std::holds_alternative<ir::NoneArg>(out)) {
+        ++r;
+        continue;
+      }
+      for (ir::ValueId id : ir::argument_values(out))
+        assign(id);
+    }
+    // An in-place op's result is also the new value of the argument it mutates.
+    if (!op->functional.empty() && !results.empty()) {
+      const ops::OpSchema& schema = op->parsed_schema();
+      for (size_t a = 0; a < schema.args.size(); ++a) {
+        if (!schema.args[a].is_mutated) continue;
+        for (const auto& in : node.inputs) {
+          if (in.name != schema.args[a].name) continue;
+          auto ids = ir::argument_values(in.arg);
+          auto produced = node.outputs.empty() ? std::vector<ir::ValueId>{}
+                                               : ir::argument_values(node.outputs[0]);
+          if (ids.size() == 1 && !produced.empty()) values.set(ids[0], values.get(produced[0]));
+        }
+      }
+    }
+    if (last_use == nullptr) continue;
+    for (const auto& in : node.inputs) {
+      for (ir::ValueId id : ir::argument_values(in.arg)) {
+        if ((*last_use)[id] == static_cast<int>(n) && values.has(id)) values.erase(id);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void check_supported(const ir::Graph& graph) {
@@ -115,51 +215,7 @@ std::vector<RValue> Interpreter::run(const std::vector<RValue>& user_inputs) con
     }
   }
 
-  for (size_t n = 0; n < g.nodes.size(); ++n) {
-    const ir::Node& node = g.nodes[n];
-    const ops::OpDef* op = ops::find_op(node.target);
-    ops::Args args(*op, node, values);
-    std::vector<RValue> results = op->reference(args);
-
-    size_t r = 0;
-    auto assign = [&](ir::ValueId id) {
-      if (r >= results.size()) {
-        throw error("node '", node.name, "' (", node.target, ") returned ", results.size(),
-                    " values but the program names more outputs");
-      }
-      if (const auto* t = std::get_if<Tensor>(&results[r])) {
-        check_result(node, g.values[id], *t, bindings);
-      }
-      values.set(id, std::move(results[r++]));
-    };
-    for (const ir::Argument& out : node.outputs) {
-      if (std::holds_alternative<ir::NoneArg>(out)) {
-        ++r;
-        continue;
-      }
-      for (ir::ValueId id : ir::argument_values(out))
-        assign(id);
-    }
-    // An in-place op's result is also the new value of the argument it mutates.
-    if (!op->functional.empty() && !results.empty()) {
-      const ops::OpSchema& schema = op->parsed_schema();
-      for (size_t a = 0; a < schema.args.size(); ++a) {
-        if (!schema.args[a].is_mutated) continue;
-        for (const auto& in : node.inputs) {
-          if (in.name != schema.args[a].name) continue;
-          auto ids = ir::argument_values(in.arg);
-          auto produced = node.outputs.empty() ? std::vector<ir::ValueId>{}
-                                               : ir::argument_values(node.outputs[0]);
-          if (ids.size() == 1 && !produced.empty()) values.set(ids[0], values.get(produced[0]));
-        }
-      }
-    }
-    for (const auto& in : node.inputs) {
-      for (ir::ValueId id : ir::argument_values(in.arg)) {
-        if (last_use_[id] == static_cast<int>(n) && values.has(id)) values.erase(id);
-      }
-    }
-  }
+  run_nodes(g, values, bindings, &last_use_);
 
   std::vector<RValue> outputs;
   for (const ir::OutputSpec& spec : program_.signature.outputs) {

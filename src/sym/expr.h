@@ -38,7 +38,7 @@ struct ExprNode;
 // compare equal with ==. Copying is cheap (shared nodes).
 class Expr {
  public:
-  Expr();  // the constant 0
+  Expr();               // the constant 0
   Expr(int64_t value);  // NOLINT: implicit, so `2 * e + 1` reads naturally
   Expr(int value) : Expr(static_cast<int64_t>(value)) {}  // NOLINT
   static Expr symbol(std::string_view name);
@@ -60,7 +60,7 @@ class Expr {
   // Throws kiln::Error naming the symbol if one is unbound, and on division by zero.
   int64_t eval(const std::unordered_map<std::string, int64_t>& bindings) const;
 
-  // The short, sympy-like spelling, e.g. "2*s0 + 1", "(s1 - 1)//2 + 1". parse(str()) == *this.
+  // The short, sympy-like spelling, e.g. "2*s0 + 1", "(s1 + 1)//2 - 1". parse(str()) == *this.
   std::string str() const;
   // A C++ expression over int64_t variables named like the symbols; floor division and
   // modulo print as calls to kiln_floordiv / kiln_mod (Python semantics).
@@ -80,6 +80,8 @@ class Expr {
   friend struct ExprBuilder;
 };
 
+// The operators return canonical forms. They throw kiln::Error when folding constants overflows
+// int64 and when a divisor is the constant 0.
 Expr operator+(const Expr& a, const Expr& b);
 Expr operator-(const Expr& a, const Expr& b);
 Expr operator-(const Expr& a);
@@ -95,6 +97,10 @@ Expr le(const Expr& a, const Expr& b);
 Expr logical_and(const Expr& a, const Expr& b);
 Expr logical_or(const Expr& a, const Expr& b);
 Expr logical_not(const Expr& a);
+// ceil(a / b) for integers, built as -((-a) // b).
+Expr ceil_div(const Expr& a, const Expr& b);
+// base ** exponent for a non-negative exponent, expanded as a product.
+Expr pow(const Expr& base, int64_t exponent);
 
 // Parses either spelling the archive uses: sympy's srepr form
 // ("Add(Mul(Integer(2), Symbol('s0', integer=True, positive=True)), Integer(1))") or the infix

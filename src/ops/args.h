@@ -26,6 +26,9 @@ class ValueSource {
   virtual std::optional<double> sym_float(ir::ValueId) const { return std::nullopt; }
   // The concrete tensor; nullptr during shape inference.
   virtual const ref::Tensor* tensor(ir::ValueId) const { return nullptr; }
+  // True for reference evaluation: values are known, and node outputs have no type until the
+  // kernel computes them.
+  virtual bool is_concrete() const { return false; }
 };
 
 // The symbolic types from the graph: what shape rules see at compile time.

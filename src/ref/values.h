@@ -25,6 +25,7 @@ class ConcreteValues : public ops::ValueSource {
   sym::Expr sym_int(ir::ValueId id) const override;
   std::optional<double> sym_float(ir::ValueId id) const override;
   const Tensor* tensor(ir::ValueId id) const override;
+  bool is_concrete() const override { return true; }
 
  private:
   const ir::Graph& graph_;

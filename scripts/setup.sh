@@ -17,6 +17,6 @@ if ((${#missing[@]})); then
 fi
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
-cmake --build build
+cmake --build build --target kiln
 
 ./build/kiln inspect examples/models/mlp.pt2

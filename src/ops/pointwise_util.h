@@ -1,0 +1,155 @@
+#pragma once
+
+// Helpers shared by the pointwise family's files: operands that may be tensors or Python numbers,
+// PyTorch's dtype rules for elementwise ops, in-place shape rules and one elementwise loop.
+#include <array>
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "ops/args.h"
+#include "ops/common.h"
+#include "ops/op_table.h"
+#include "ref/tensor.h"
+
+namespace kiln::ops::pointwise {
+
+// The tables of the family's files; pointwise.cpp joins them.
+std::span<const OpDef> arithmetic_ops();  // pointwise_arith.cpp
+std::span<const OpDef> unary_ops();       // pointwise_unary.cpp
+std::span<const OpDef> compare_ops();     // pointwise_compare.cpp
+std::span<const OpDef> activation_ops();  // pointwise_activation.cpp
+
+// torch's default dtype: integer inputs of floating ops compute in it.
+inline constexpr ir::DType kDefaultFloat = ir::DType::kFloat32;
+inline ir::DType to_floating(ir::DType t) {
+  return ir::is_floating(t) ? t : kDefaultFloat;
+}
+
+// The name PyTorch's messages give a dtype ("Float", "Long", "Bool").
+std::string_view c10_name(ir::DType t);
+// c10::canCast: what an in-place op may write its result to.
+bool can_cast(ir::DType from, ir::DType to);
+// Fails like PyTorch's dispatch for a dtype the op has no kernel for.
+[[noreturn]] void fail_dtype(const Args& a, std::string_view op, ir::DType t);
+
+// ---- Operands ------------------------------------------------------------------------------
+
+// The argument as the node gives it, or the schema's default; None when omitted without one.
+const ir::Argument& raw_arg(const Args& a, std::string_view name);
+// Whether the argument holds a tensor (rather than a number or None).
+bool is_tensor(const Args& a, std::string_view name);
+// The kind of number an argument holds, read from the argument itself so that a symbolic
+// SymInt/SymFloat is fine in a shape rule.
+Scalar::Kind number_kind(const Args& a, std::string_view name);
+// The number when it is known (a literal, or a symbol the source knows the value of).
+std::optional<Scalar> known_number(const Args& a, std::string_view name);
+
+// An operand of an elementwise op as shape rules see it: a tensor, or a Python number (which
+// the export also passes where the schema says Tensor, as in aten.add.Tensor(x, 1)).
+struct OperandType {
+  bool is_number = false;
+  Scalar::Kind kind = Scalar::Kind::kInt;   // numbers only
+  ir::DType dtype = ir::DType::kUndefined;  // tensors only
+  std::vector<sym::Expr> sizes;             // empty for numbers
+  ir::Device device;
+};
+OperandType operand_type(const Args& a, std::string_view name);
+
+using Names = std::initializer_list<std::string_view>;
+
+// torch.result_type over the named operands (None arguments skipped).
+ir::DType result_type(const Args& a, Names names);
+// The broadcast sizes of the named operands (None arguments skipped).
+std::vector<sym::Expr> broadcast_all(const Args& a, Names names);
+// The elementwise result of the named operands with the given dtype, on the first tensor's
+// device.
+std::vector<OutType> elementwise(const Args& a, Names names, ir::DType dtype);
+
+// The shape rule of an in-place op from its functional op's rule F: the result is self's dtype
+// and sizes; F's dtype must be castable to self's and F's broadcast sizes must be self's.
+std::vector<OutType> inplace_result(const Args& a, std::vector<OutType> functional);
+template <ShapeFn F>
+std::vector<OutType> inplace(const Args& a) {
+  return inplace_result(a, F(a));
+}
+
+// Fails as PyTorch's checked_convert does when a fill value does not fit `dtype`.
+void check_fits(const Args& a, const Scalar& value, ir::DType dtype);
+// Checks a clamp bound (`which` is "min" or "max") for a result of `dtype` as PyTorch does:
+// floating bounds must fit; integer bounds beyond the range on the far side are errors, and on
+// the near side they clamp nothing.
+void check_clamp_bound(const Args& a, std::string_view which, const Scalar& bound, ir::DType dtype);
+
+// ---- Reference evaluation ------------------------------------------------------------------
+
+// The operand's values: the tensor, or the number as a 0-dim bool/int64/float64 tensor.
+ref::Tensor operand_value(const Args& a, std::string_view name);
+
+// One element as an op computes it: cast to the operand's compute dtype, held as a double
+// (floating dtypes) or an int64 (integral dtypes and bool).
+struct Num {
+  double f = 0;
+  int64_t i = 0;
+  bool real = true;
+  static Num of(double v) { return {v, 0, true}; }
+  static Num of_int(int64_t v) { return {0, v, false}; }
+  double value() const { return real ? f : static_cast<double>(i); }
+};
+
+// The element at `index` cast to `as` (floating: rounded; integral: truncated and wrapped;
+// bool: nonzero).
+Num load(const ref::Tensor& t, int64_t index, ir::DType as);
+
+// Integer arithmetic wrapping as two's complement (the result is wrapped to the dtype on store).
+inline int64_t wrap_add(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+}
+inline int64_t wrap_sub(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+}
+inline int64_t wrap_mul(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
+}
+
+// The op's result: its own shape rule's first output, filled with fn over the broadcast operands,
+// operand k loaded as as[k]. fn takes std::array<Num, N> and returns a Num.
+template <size_t N, typename Fn>
+ref::Tensor map_elements(const Args& a, const std::array<ref::Tensor, N>& in,
+                         const std::array<ir::DType, N>& as, Fn fn) {
+  const ir::TensorType type = a.op().shape(a).at(0).tensor;
+  ref::Tensor out(type.dtype, to_ints(type.sizes, a));
+  std::vector<BroadcastIndex> index;
+  for (const ref::Tensor& t : in)
+    index.emplace_back(t.sizes(), out.sizes());
+  std::array<Num, N> v;
+  for (int64_t i = 0; i < out.numel(); ++i) {
+    for (size_t k = 0; k < N; ++k)
+      v[k] = load(in[k], index[k](i), as[k]);
+    Num r = fn(v);
+    if (r.real) {
+      out.set(i, r.f);
+    } else {
+      out.set_int(i, r.i);
+    }
+  }
+  return out;
+}
+
+// Shorthands over named operands, all loaded as `as`.
+template <typename Fn>
+std::vector<ref::RValue> map_unary(const Args& a, ir::DType as, Fn fn) {
+  return {map_elements<1>(a, {operand_value(a, "self")}, {as},
+                          [&](const std::array<Num, 1>& v) { return fn(v[0]); })};
+}
+template <typename Fn>
+std::vector<ref::RValue> map_binary(const Args& a, std::string_view x, std::string_view y,
+                                    ir::DType as, Fn fn) {
+  return {map_elements<2>(a, {operand_value(a, x), operand_value(a, y)}, {as, as},
+                          [&](const std::array<Num, 2>& v) { return fn(v[0], v[1]); })};
+}
+
+}  // namespace kiln::ops::pointwise

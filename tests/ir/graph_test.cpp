@@ -22,7 +22,8 @@ TEST(Graph, AddAndFind) {
   EXPECT_EQ(g.find("b"), 1);
   EXPECT_EQ(g.find("c"), std::nullopt);
   EXPECT_THROW(g.add_value(a), Error);
-  EXPECT_THROW(g.add_value(Value{}), Error);  // no name
+  Value unnamed;
+  EXPECT_THROW(g.add_value(unnamed), Error);
   EXPECT_EQ(g.values.size(), 2u);
 }
 

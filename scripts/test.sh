@@ -1,17 +1,12 @@
 #!/usr/bin/env bash
-# Runs every test: a warnings-as-errors build, then the same tests under ASan+UBSan.
+# Runs every test in one build that is both strict and checked: warnings are errors, and the
+# tests run under AddressSanitizer and UndefinedBehaviorSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 
-run_suite() {
-  local dir=$1
-  shift
-  cmake -S . -B "$dir" -G Ninja -DKILN_WERROR=ON "$@"
-  cmake --build "$dir" -j "$jobs"
-  ctest --test-dir "$dir" --output-on-failure -j "$jobs"
-}
-
-run_suite build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake -S . -B build-test -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_WERROR=ON \
+  -DKILN_SANITIZE=ON
+cmake --build build-test -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DKILN_SANITIZE=ON
+  ctest --test-dir build-test --output-on-failure -j "$jobs"

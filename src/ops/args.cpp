@@ -20,6 +20,14 @@ sym::Expr GraphValueSource::sym_int(ir::ValueId id) const {
   return v.sym ? *v.sym : sym::Expr::symbol(v.name);
 }
 
+std::optional<bool> GraphValueSource::sym_bool(ir::ValueId id) const {
+  const ir::Value& v = graph_.values.at(static_cast<size_t>(id));
+  if (!v.sym) return std::nullopt;
+  auto c = v.sym->as_const();
+  if (!c) return std::nullopt;
+  return *c != 0;
+}
+
 Args::Args(const OpDef& op, const ir::Node& node, const ValueSource& source)
     : op_(op), node_(node), schema_(op.parsed_schema()), source_(source) {
   bound_.assign(schema_.args.size(), nullptr);
@@ -44,7 +52,7 @@ Args::Args(const OpDef& op, const ir::Node& node, const ValueSource& source)
   }
 }
 
-const ir::Argument& Args::get(std::string_view name) const {
+const ir::Argument& Args::raw(std::string_view name) const {
   int index = schema_.index_of(name);
   if (index < 0) fail("the op has no argument '", name, "'");
   return *bound_[static_cast<size_t>(index)];
@@ -57,14 +65,28 @@ int64_t Args::known(const sym::Expr& e, std::string_view name) const {
 }
 
 bool Args::is_none(std::string_view name) const {
-  const ir::Argument& a = get(name);
+  const ir::Argument& a = raw(name);
   if (std::holds_alternative<ir::NoneArg>(a)) return true;
   if (const auto* t = std::get_if<ir::OptionalTensorArg>(&a)) return !t->value;
   return false;
 }
 
+bool Args::is_tensor(std::string_view name) const {
+  const ir::Argument& a = raw(name);
+  if (std::holds_alternative<ir::TensorArg>(a)) return true;
+  const auto* opt = std::get_if<ir::OptionalTensorArg>(&a);
+  return opt != nullptr && opt->value.has_value();
+}
+
+bool Args::is_number(std::string_view name) const {
+  const ir::Argument& a = raw(name);
+  return std::holds_alternative<bool>(a) || std::holds_alternative<ir::SymBoolArg>(a) ||
+         std::holds_alternative<double>(a) || std::holds_alternative<ir::SymFloatArg>(a) ||
+         std::holds_alternative<int64_t>(a) || std::holds_alternative<ir::SymIntArg>(a);
+}
+
 const ir::TensorType& Args::type(std::string_view name) const {
-  const ir::Argument& a = get(name);
+  const ir::Argument& a = raw(name);
   if (const auto* t = std::get_if<ir::TensorArg>(&a)) return source_.type(t->value);
   if (const auto* t = std::get_if<ir::OptionalTensorArg>(&a); t && t->value) {
     return source_.type(*t->value);
@@ -78,7 +100,7 @@ std::optional<ir::TensorType> Args::optional_type(std::string_view name) const {
 }
 
 std::vector<std::optional<ir::TensorType>> Args::types(std::string_view name) const {
-  const ir::Argument& a = get(name);
+  const ir::Argument& a = raw(name);
   std::vector<std::optional<ir::TensorType>> out;
   if (const auto* list = std::get_if<std::vector<ir::TensorArg>>(&a)) {
     for (const auto& t : *list)
@@ -94,7 +116,7 @@ std::vector<std::optional<ir::TensorType>> Args::types(std::string_view name) co
 }
 
 const ref::Tensor& Args::tensor(std::string_view name) const {
-  const ir::Argument& a = get(name);
+  const ir::Argument& a = raw(name);
   std::optional<ir::ValueId> id;
   if (const auto* t = std::get_if<ir::TensorArg>(&a)) id = t->value;
   if (const auto* t = std::get_if<ir::OptionalTensorArg>(&a)) id = t->value;
@@ -110,7 +132,7 @@ const ref::Tensor* Args::optional_tensor(std::string_view name) const {
 }
 
 std::vector<const ref::Tensor*> Args::tensors(std::string_view name) const {
-  const ir::Argument& a = get(name);
+  const ir::Argument& a = raw(name);
   std::vector<const ref::Tensor*> out;
   auto fetch = [&](ir::ValueId id) {
     const ref::Tensor* t = source_.tensor(id);
@@ -129,8 +151,32 @@ std::vector<const ref::Tensor*> Args::tensors(std::string_view name) const {
   return out;
 }
 
+const ref::Tensor* Args::known_tensor(std::string_view name) const {
+  const ir::Argument& a = raw(name);
+  if (const auto* t = std::get_if<ir::TensorArg>(&a)) return source_.tensor(t->value);
+  if (const auto* t = std::get_if<ir::OptionalTensorArg>(&a); t && t->value) {
+    return source_.tensor(*t->value);
+  }
+  return nullptr;
+}
+
+std::vector<std::optional<ir::ValueId>> Args::tensor_ids(std::string_view name) const {
+  const ir::Argument& a = raw(name);
+  std::vector<std::optional<ir::ValueId>> out;
+  if (const auto* list = std::get_if<std::vector<ir::TensorArg>>(&a)) {
+    for (const auto& t : *list)
+      out.emplace_back(t.value);
+  } else if (const auto* opt = std::get_if<std::vector<ir::OptionalTensorArg>>(&a)) {
+    for (const auto& t : *opt)
+      out.push_back(t.value);
+  } else {
+    fail("argument '", name, "' is not a list of tensors");
+  }
+  return out;
+}
+
 sym::Expr Args::sym(std::string_view name) const {
-  const ir::Argument& a = get(name);
+  const ir::Argument& a = raw(name);
   if (const auto* i = std::get_if<int64_t>(&a)) return *i;
   if (const auto* b = std::get_if<bool>(&a)) return *b ? 1 : 0;
   if (const auto* s = std::get_if<ir::SymIntArg>(&a)) {
@@ -141,7 +187,7 @@ sym::Expr Args::sym(std::string_view name) const {
 }
 
 std::vector<sym::Expr> Args::syms(std::string_view name) const {
-  const ir::Argument& a = get(name);
+  const ir::Argument& a = raw(name);
   std::vector<sym::Expr> out;
   if (const auto* l = std::get_if<std::vector<int64_t>>(&a)) {
     for (int64_t v : *l)
@@ -180,7 +226,7 @@ std::optional<std::vector<int64_t>> Args::optional_ints(std::string_view name) c
 }
 
 double Args::to_double(std::string_view name) const {
-  const ir::Argument& a = get(name);
+  const ir::Argument& a = raw(name);
   if (const auto* d = std::get_if<double>(&a)) return *d;
   if (const auto* f = std::get_if<ir::SymFloatArg>(&a)) {
     if (!f->value) return f->literal;
@@ -195,10 +241,41 @@ std::optional<double> Args::optional_double(std::string_view name) const {
   return to_double(name);
 }
 
+std::vector<double> Args::doubles(std::string_view name) const {
+  const ir::Argument& a = raw(name);
+  if (const auto* d = std::get_if<std::vector<double>>(&a)) return *d;
+  if (const auto* l = std::get_if<std::vector<ir::SymFloatArg>>(&a)) {
+    std::vector<double> out;
+    for (const auto& f : *l) {
+      if (!f.value) {
+        out.push_back(f.literal);
+      } else if (auto v = source_.sym_float(*f.value)) {
+        out.push_back(*v);
+      } else {
+        fail("argument '", name, "' holds a symbolic float whose value is not known");
+      }
+    }
+    return out;
+  }
+  if (const auto* l = std::get_if<std::vector<int64_t>>(&a)) {
+    return std::vector<double>(l->begin(), l->end());
+  }
+  fail("argument '", name, "' is not a list of floats");
+}
+
+std::optional<std::vector<double>> Args::optional_doubles(std::string_view name) const {
+  if (is_none(name)) return std::nullopt;
+  return doubles(name);
+}
+
 bool Args::to_bool(std::string_view name) const {
-  const ir::Argument& a = get(name);
+  const ir::Argument& a = raw(name);
   if (const auto* b = std::get_if<bool>(&a)) return *b;
-  if (const auto* s = std::get_if<ir::SymBoolArg>(&a); s && !s->value) return s->literal;
+  if (const auto* s = std::get_if<ir::SymBoolArg>(&a)) {
+    if (!s->value) return s->literal;
+    if (auto v = source_.sym_bool(*s->value)) return *v;
+    fail("argument '", name, "' is a symbolic bool whose value is not known");
+  }
   if (const auto* i = std::get_if<int64_t>(&a)) return *i != 0;
   fail("argument '", name, "' is not a bool");
 }
@@ -209,11 +286,11 @@ std::optional<bool> Args::optional_bool(std::string_view name) const {
 }
 
 Scalar Args::scalar(std::string_view name) const {
-  const ir::Argument& a = get(name);
+  const ir::Argument& a = raw(name);
   Scalar s;
-  if (const auto* b = std::get_if<bool>(&a)) {
+  if (std::holds_alternative<bool>(a) || std::holds_alternative<ir::SymBoolArg>(a)) {
     s.kind = Scalar::Kind::kBool;
-    s.i = *b;
+    s.i = to_bool(name);
   } else if (std::holds_alternative<double>(a) || std::holds_alternative<ir::SymFloatArg>(a)) {
     s.kind = Scalar::Kind::kFloat;
     s.f = to_double(name);
@@ -229,15 +306,55 @@ std::optional<Scalar> Args::optional_scalar(std::string_view name) const {
   return scalar(name);
 }
 
+Scalar::Kind Args::number_kind(std::string_view name) const {
+  const ir::Argument& a = raw(name);
+  if (std::holds_alternative<bool>(a) || std::holds_alternative<ir::SymBoolArg>(a)) {
+    return Scalar::Kind::kBool;
+  }
+  if (std::holds_alternative<double>(a) || std::holds_alternative<ir::SymFloatArg>(a)) {
+    return Scalar::Kind::kFloat;
+  }
+  if (std::holds_alternative<int64_t>(a) || std::holds_alternative<ir::SymIntArg>(a)) {
+    return Scalar::Kind::kInt;
+  }
+  fail("argument '", name, "' is not a number");
+}
+
+std::optional<Scalar> Args::known_scalar(std::string_view name) const {
+  const ir::Argument& a = raw(name);
+  Scalar s;
+  s.kind = number_kind(name);
+  if (const auto* b = std::get_if<bool>(&a)) {
+    s.i = *b;
+  } else if (const auto* d = std::get_if<double>(&a)) {
+    s.f = *d;
+  } else if (const auto* i = std::get_if<int64_t>(&a)) {
+    s.i = *i;
+  } else if (const auto* si = std::get_if<ir::SymIntArg>(&a)) {
+    auto c = si->value ? source_.sym_int(*si->value).as_const() : si->literal;
+    if (!c) return std::nullopt;
+    s.i = *c;
+  } else if (const auto* sb = std::get_if<ir::SymBoolArg>(&a)) {
+    auto c = sb->value ? source_.sym_bool(*sb->value) : sb->literal;
+    if (!c) return std::nullopt;
+    s.i = *c;
+  } else if (const auto* sf = std::get_if<ir::SymFloatArg>(&a)) {
+    auto c = sf->value ? source_.sym_float(*sf->value) : sf->literal;
+    if (!c) return std::nullopt;
+    s.f = *c;
+  }
+  return s;
+}
+
 std::optional<ir::DType> Args::dtype(std::string_view name) const {
-  const ir::Argument& a = get(name);
+  const ir::Argument& a = raw(name);
   if (std::holds_alternative<ir::NoneArg>(a)) return std::nullopt;
   if (const auto* t = std::get_if<ir::ScalarTypeArg>(&a)) return t->dtype;
   fail("argument '", name, "' is not a dtype");
 }
 
 std::string Args::str(std::string_view name) const {
-  const ir::Argument& a = get(name);
+  const ir::Argument& a = raw(name);
   if (const auto* s = std::get_if<std::string>(&a)) return *s;
   fail("argument '", name, "' is not a string");
 }
@@ -248,16 +365,31 @@ std::optional<std::string> Args::optional_str(std::string_view name) const {
 }
 
 std::optional<ir::Device> Args::device(std::string_view name) const {
-  const ir::Argument& a = get(name);
+  const ir::Argument& a = raw(name);
   if (std::holds_alternative<ir::NoneArg>(a)) return std::nullopt;
   if (const auto* d = std::get_if<ir::Device>(&a)) return *d;
   fail("argument '", name, "' is not a device");
 }
 
 std::optional<ir::MemoryFormat> Args::memory_format(std::string_view name) const {
-  const ir::Argument& a = get(name);
+  const ir::Argument& a = raw(name);
   if (std::holds_alternative<ir::NoneArg>(a)) return std::nullopt;
   if (const auto* f = std::get_if<ir::MemoryFormat>(&a)) return *f;
+  if (const auto* i = std::get_if<int64_t>(&a)) {
+    // c10::MemoryFormat: Contiguous, Preserve, ChannelsLast, ChannelsLast3d.
+    switch (*i) {
+      case 0:
+        return ir::MemoryFormat::kContiguous;
+      case 1:
+        return ir::MemoryFormat::kPreserve;
+      case 2:
+        return ir::MemoryFormat::kChannelsLast;
+      case 3:
+        return ir::MemoryFormat::kChannelsLast3d;
+      default:
+        fail("argument '", name, "' is the unknown memory format ", *i);
+    }
+  }
   fail("argument '", name, "' is not a memory format");
 }
 

@@ -22,8 +22,10 @@ class ValueSource {
   virtual const ir::TensorType& type(ir::ValueId id) const = 0;
   // A SymInt value as an expression; a constant in reference evaluation.
   virtual sym::Expr sym_int(ir::ValueId id) const = 0;
-  // A SymFloat / SymBool value; only known in reference evaluation.
+  // A SymFloat value; only known in reference evaluation.
   virtual std::optional<double> sym_float(ir::ValueId) const { return std::nullopt; }
+  // A SymBool value, when known.
+  virtual std::optional<bool> sym_bool(ir::ValueId) const { return std::nullopt; }
   // The concrete tensor; nullptr during shape inference.
   virtual const ref::Tensor* tensor(ir::ValueId) const { return nullptr; }
   // True for reference evaluation: values are known, and node outputs have no type until the
@@ -37,6 +39,7 @@ class GraphValueSource : public ValueSource {
   explicit GraphValueSource(const ir::Graph& graph) : graph_(graph) {}
   const ir::TensorType& type(ir::ValueId id) const override;
   sym::Expr sym_int(ir::ValueId id) const override;
+  std::optional<bool> sym_bool(ir::ValueId id) const override;
 
  private:
   const ir::Graph& graph_;
@@ -66,8 +69,17 @@ class Args {
   const OpSchema& schema() const { return schema_; }
   const ValueSource& source() const { return source_; }
 
+  // The argument as bound: the node's own, else the schema default, else None. For the few
+  // ops that must look at the variant itself (an int vs a float vs a SymBool).
+  const ir::Argument& raw(std::string_view name) const;
+
   // True when the argument is None (given so, or omitted with default None).
   bool is_none(std::string_view name) const;
+  // True when the argument holds a tensor (not a number or None).
+  bool is_tensor(std::string_view name) const;
+  // True when the argument holds a number: int, float or bool, literal or symbolic (the export
+  // passes Python numbers where the schema says Tensor, as in aten.add.Tensor(x, 1)).
+  bool is_number(std::string_view name) const;
 
   // Tensors: the type (shape rules) or the concrete tensor (reference kernels).
   const ir::TensorType& type(std::string_view name) const;
@@ -76,6 +88,11 @@ class Args {
   const ref::Tensor& tensor(std::string_view name) const;
   const ref::Tensor* optional_tensor(std::string_view name) const;
   std::vector<const ref::Tensor*> tensors(std::string_view name) const;  // nullptr for None
+  // The concrete tensor when the source has one (reference evaluation); nullptr otherwise,
+  // and for None or a non-tensor argument.
+  const ref::Tensor* known_tensor(std::string_view name) const;
+  // The ValueIds of a tensor list's elements (nullopt for None elements).
+  std::vector<std::optional<ir::ValueId>> tensor_ids(std::string_view name) const;
 
   // Ints (int and SymInt): symbolic, or required to be known.
   sym::Expr sym(std::string_view name) const;
@@ -87,14 +104,24 @@ class Args {
 
   double to_double(std::string_view name) const;
   std::optional<double> optional_double(std::string_view name) const;
+  // float[] (floats, SymFloats or ints); symbolic floats must be known.
+  std::vector<double> doubles(std::string_view name) const;
+  std::optional<std::vector<double>> optional_doubles(std::string_view name) const;
   bool to_bool(std::string_view name) const;
   std::optional<bool> optional_bool(std::string_view name) const;
   Scalar scalar(std::string_view name) const;
   std::optional<Scalar> optional_scalar(std::string_view name) const;
+  // The kind of a number argument, read from the argument itself, so that a symbolic value is
+  // fine in a shape rule.
+  Scalar::Kind number_kind(std::string_view name) const;
+  // A number argument's value when it is known (a literal, or a symbol the source knows).
+  std::optional<Scalar> known_scalar(std::string_view name) const;
   std::optional<ir::DType> dtype(std::string_view name) const;
   std::string str(std::string_view name) const;
   std::optional<std::string> optional_str(std::string_view name) const;
   std::optional<ir::Device> device(std::string_view name) const;
+  // Also reads an int as c10::MemoryFormat numbers it, as in the "memory_format=0" default
+  // that PyTorch prints for contiguous_format.
   std::optional<ir::MemoryFormat> memory_format(std::string_view name) const;
 
   template <typename... Parts>
@@ -110,7 +137,6 @@ class Args {
   // One entry per schema argument: the node's argument, or the schema default, or null.
   std::vector<const ir::Argument*> bound_;
 
-  const ir::Argument& get(std::string_view name) const;
   int64_t known(const sym::Expr& e, std::string_view name) const;
 };
 

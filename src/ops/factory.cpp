@@ -31,7 +31,7 @@ std::vector<OutType> factory_shape(const Args& a) {
   if (self) {
     dtype = self->dtype;
   } else if (has(a, "fill_value")) {
-    Scalar::Kind kind = scalar_kind(a, "fill_value");
+    Scalar::Kind kind = a.number_kind("fill_value");
     dtype = kind == Scalar::Kind::kBool  ? ir::DType::kBool
             : kind == Scalar::Kind::kInt ? ir::DType::kInt64
                                          : ir::DType::kFloat32;
@@ -40,7 +40,7 @@ std::vector<OutType> factory_shape(const Args& a) {
   ir::Device device = a.device("device").value_or(self ? self->device : ir::Device{});
   check_strided_layout(a);
   std::optional<ir::MemoryFormat> format;
-  if (has(a, "memory_format")) format = memory_format_arg(a, "memory_format");
+  if (has(a, "memory_format")) format = a.memory_format("memory_format");
   return {layout_type(dtype, std::move(sizes), device, format)};
 }
 
@@ -85,8 +85,7 @@ Bound bound(const Args& a, std::string_view name, int64_t absent) {
   if (auto e = sym_int_scalar(a, name)) {
     return {e, static_cast<double>(e->as_const().value_or(0))};
   }
-  const ir::Argument* arg = raw_argument(a, name);
-  if (arg != nullptr && std::holds_alternative<bool>(*arg)) {
+  if (std::holds_alternative<bool>(a.raw(name))) {
     int64_t b = a.to_bool(name) ? 1 : 0;
     return {sym::Expr(b), static_cast<double>(b)};
   }

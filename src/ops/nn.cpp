@@ -129,31 +129,6 @@ ref::Tensor transpose_last2(const ref::Tensor& t) {
   return out;
 }
 
-const ir::Argument* node_argument(const Args& args, std::string_view name) {
-  const auto& inputs = args.node().inputs;
-  int position = args.schema().index_of(name);
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (inputs[i].name == name || (inputs[i].name.empty() && static_cast<int>(i) == position)) {
-      return &inputs[i].arg;
-    }
-  }
-  return nullptr;
-}
-
-std::vector<std::optional<ir::ValueId>> tensor_list_ids(const Args& args, std::string_view name) {
-  const ir::Argument* arg = node_argument(args, name);
-  std::vector<std::optional<ir::ValueId>> out;
-  if (arg == nullptr) return out;
-  if (const auto* list = std::get_if<std::vector<ir::TensorArg>>(arg)) {
-    for (const auto& t : *list)
-      out.emplace_back(t.value);
-  } else if (const auto* opt = std::get_if<std::vector<ir::OptionalTensorArg>>(arg)) {
-    for (const auto& t : *opt)
-      out.push_back(t.value);
-  }
-  return out;
-}
-
 std::optional<ir::TensorType> recorded_output(const Args& args, size_t index) {
   if (args.source().is_concrete()) return std::nullopt;  // computed from the data instead
   const auto& outputs = args.node().outputs;
@@ -161,29 +136,6 @@ std::optional<ir::TensorType> recorded_output(const Args& args, size_t index) {
   const auto* t = std::get_if<ir::TensorArg>(&outputs[index]);
   if (t == nullptr || t->value < 0) return std::nullopt;
   return args.source().type(t->value);
-}
-
-std::optional<std::vector<double>> optional_doubles(const Args& args, std::string_view name) {
-  const ir::Argument* arg = node_argument(args, name);
-  if (arg == nullptr || std::holds_alternative<ir::NoneArg>(*arg)) return std::nullopt;
-  if (const auto* d = std::get_if<std::vector<double>>(arg)) return *d;
-  if (const auto* l = std::get_if<std::vector<ir::SymFloatArg>>(arg)) {
-    std::vector<double> out;
-    for (const auto& f : *l) {
-      if (!f.value) {
-        out.push_back(f.literal);
-      } else if (auto v = args.source().sym_float(*f.value)) {
-        out.push_back(*v);
-      } else {
-        args.fail("argument '", name, "' holds a symbolic float whose value is not known");
-      }
-    }
-    return out;
-  }
-  if (const auto* l = std::get_if<std::vector<int64_t>>(arg)) {
-    return std::vector<double>(l->begin(), l->end());
-  }
-  args.fail("argument '", name, "' is not a list of floats");
 }
 
 }  // namespace nn

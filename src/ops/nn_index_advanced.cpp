@@ -36,7 +36,7 @@ std::optional<int64_t> count_nonzero(const Args& a, const std::optional<ir::Valu
 IndexPlan plan(const Args& a) {
   const auto& self = a.type("self");
   auto types = a.types("indices");
-  auto ids = tensor_list_ids(a, "indices");
+  auto ids = a.tensor_ids("indices");
   size_t rank = self.rank();
   if (types.size() > rank) {
     a.fail("too many indices for a tensor of dimension ", rank, " (got ", types.size(), ")");

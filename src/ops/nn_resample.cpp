@@ -37,7 +37,7 @@ Resample vec_params(const Args& a, size_t n) {
   const auto& x = a.type("input");
   Resample r;
   bool has_size = !a.is_none("output_size");
-  auto factors = optional_doubles(a, "scale_factors");
+  auto factors = a.optional_doubles("scale_factors");
   if (has_size == factors.has_value()) {
     a.fail("must specify exactly one of output_size and scale_factors");
   }

@@ -109,14 +109,8 @@ ref::Tensor batched_matmul(const ref::Tensor& a, const ref::Tensor& b, ir::DType
 // The last two dims swapped (a 1-D tensor is returned as is).
 ref::Tensor transpose_last2(const ref::Tensor& t);
 
-// The node's own argument (nullptr when the file omitted it), for what Args has no accessor for.
-const ir::Argument* node_argument(const Args& args, std::string_view name);
-// The ValueIds of a tensor-list argument's elements (nullopt for None).
-std::vector<std::optional<ir::ValueId>> tensor_list_ids(const Args& args, std::string_view name);
 // The type the graph recorded for the node's output `index` (export writes every output's
 // type), for sizes a shape rule cannot derive, such as data-dependent ones; nullopt if absent.
 std::optional<ir::TensorType> recorded_output(const Args& args, size_t index);
-// A "float[]?" argument: nullopt when None or omitted; symbolic floats must be known.
-std::optional<std::vector<double>> optional_doubles(const Args& args, std::string_view name);
 
 }  // namespace kiln::ops::nn

@@ -58,7 +58,7 @@ std::vector<OutType> hardtanh_shape(const Args& a) {
   if (t == DType::kBool) a.fail("Bool inputs not supported for hardtanh");
   if (a.schema().index_of("min_val") >= 0) {
     for (auto [name, which] : {std::pair{"min_val", "min"}, {"max_val", "max"}}) {
-      if (auto v = known_number(a, name)) check_clamp_bound(a, which, hardtanh_bound(*v, t), t);
+      if (auto v = a.known_scalar(name)) check_clamp_bound(a, which, hardtanh_bound(*v, t), t);
     }
   }
   return elementwise(a, {"self"}, t);

@@ -19,7 +19,7 @@ bool is_bool_operand(const Args& a, std::string_view name) {
 // ---- add, sub, rsub ------------------------------------------------------------------------
 
 void check_alpha(const Args& a, DType result) {
-  Scalar::Kind k = number_kind(a, "alpha");
+  Scalar::Kind k = a.number_kind("alpha");
   if (k == Scalar::Kind::kBool && result != DType::kBool) {
     a.fail("Boolean alpha only supported for Boolean results.");
   }
@@ -228,7 +228,7 @@ std::vector<OutType> pow_shape(const Args& a) {
 
 std::vector<OutType> pow_tensor_scalar_shape(const Args& a) {
   DType t = result_type(a, {"self", "exponent"});
-  auto e = known_number(a, "exponent");
+  auto e = a.known_scalar("exponent");
   if (!ir::is_floating(t) && e && e->kind == Scalar::Kind::kInt && e->i < 0) {
     a.fail("Integers to negative integer powers are not allowed.");
   }

@@ -132,7 +132,7 @@ std::vector<OutType> clamp_shape(const Args& a) {
     if (t == DType::kBool) fail_dtype(a, "clamp", t);
     for (const char* name : {"min", "max"}) {
       if (!has_bound(a, name)) continue;
-      if (auto v = known_number(a, name)) check_clamp_bound(a, name, *v, t);
+      if (auto v = a.known_scalar(name)) check_clamp_bound(a, name, *v, t);
     }
   }
   return has_min && has_max ? elementwise(a, {"self", "min", "max"}, t)

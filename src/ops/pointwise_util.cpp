@@ -142,77 +142,16 @@ void fail_dtype(const Args& a, std::string_view op, ir::DType t) {
   a.fail("\"", op, "\" is not implemented for '", c10_name(t), "'");
 }
 
-const ir::Argument& raw_arg(const Args& a, std::string_view name) {
-  static const ir::Argument kNone = ir::NoneArg{};
-  const OpSchema& schema = a.schema();
-  int index = schema.index_of(name);
-  if (index < 0) a.fail("the op has no argument '", name, "'");
-  const auto& inputs = a.node().inputs;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    int at = inputs[i].name.empty() ? static_cast<int>(i) : schema.index_of(inputs[i].name);
-    if (at == index) return inputs[i].arg;
-  }
-  const ArgSchema& arg = schema.args[static_cast<size_t>(index)];
-  return arg.default_value ? *arg.default_value : kNone;
-}
-
-bool is_tensor(const Args& a, std::string_view name) {
-  const ir::Argument& arg = raw_arg(a, name);
-  if (std::holds_alternative<ir::TensorArg>(arg)) return true;
-  const auto* opt = std::get_if<ir::OptionalTensorArg>(&arg);
-  return opt != nullptr && opt->value.has_value();
-}
-
-Scalar::Kind number_kind(const Args& a, std::string_view name) {
-  const ir::Argument& arg = raw_arg(a, name);
-  if (std::holds_alternative<bool>(arg) || std::holds_alternative<ir::SymBoolArg>(arg)) {
-    return Scalar::Kind::kBool;
-  }
-  if (std::holds_alternative<double>(arg) || std::holds_alternative<ir::SymFloatArg>(arg)) {
-    return Scalar::Kind::kFloat;
-  }
-  if (std::holds_alternative<int64_t>(arg) || std::holds_alternative<ir::SymIntArg>(arg)) {
-    return Scalar::Kind::kInt;
-  }
-  a.fail("argument '", name, "' is not a number");
-}
-
-std::optional<Scalar> known_number(const Args& a, std::string_view name) {
-  const ir::Argument& arg = raw_arg(a, name);
-  Scalar s;
-  s.kind = number_kind(a, name);
-  if (const auto* b = std::get_if<bool>(&arg)) {
-    s.i = *b;
-  } else if (const auto* d = std::get_if<double>(&arg)) {
-    s.f = *d;
-  } else if (const auto* i = std::get_if<int64_t>(&arg)) {
-    s.i = *i;
-  } else if (const auto* si = std::get_if<ir::SymIntArg>(&arg)) {
-    auto c = si->value ? a.source().sym_int(*si->value).as_const() : si->literal;
-    if (!c) return std::nullopt;
-    s.i = *c;
-  } else if (const auto* sb = std::get_if<ir::SymBoolArg>(&arg)) {
-    auto c = sb->value ? a.source().sym_int(*sb->value).as_const() : sb->literal;
-    if (!c) return std::nullopt;
-    s.i = *c != 0;
-  } else if (const auto* sf = std::get_if<ir::SymFloatArg>(&arg)) {
-    auto c = sf->value ? a.source().sym_float(*sf->value) : sf->literal;
-    if (!c) return std::nullopt;
-    s.f = *c;
-  }
-  return s;
-}
-
 OperandType operand_type(const Args& a, std::string_view name) {
   OperandType o;
-  if (is_tensor(a, name)) {
+  if (a.is_tensor(name)) {
     const ir::TensorType& t = a.type(name);
     o.dtype = t.dtype;
     o.sizes = t.sizes;
     o.device = t.device;
   } else {
     o.is_number = true;
-    o.kind = number_kind(a, name);
+    o.kind = a.number_kind(name);
   }
   return o;
 }
@@ -236,7 +175,7 @@ ir::DType result_type(const Args& a, Names names) {
 std::vector<sym::Expr> broadcast_all(const Args& a, Names names) {
   std::vector<sym::Expr> sizes;
   for (std::string_view name : names) {
-    if (a.is_none(name) || !is_tensor(a, name)) continue;
+    if (a.is_none(name) || !a.is_tensor(name)) continue;
     sizes = broadcast_shapes(sizes, a.type(name).sizes, a);
   }
   return sizes;
@@ -245,7 +184,7 @@ std::vector<sym::Expr> broadcast_all(const Args& a, Names names) {
 std::vector<OutType> elementwise(const Args& a, Names names, ir::DType dtype) {
   ir::Device device;
   for (std::string_view name : names) {
-    if (!a.is_none(name) && is_tensor(a, name)) {
+    if (!a.is_none(name) && a.is_tensor(name)) {
       device = a.type(name).device;
       break;
     }
@@ -314,8 +253,8 @@ void check_clamp_bound(const Args& a, std::string_view which, const Scalar& boun
 }
 
 ref::Tensor operand_value(const Args& a, std::string_view name) {
-  if (is_tensor(a, name)) return a.tensor(name);
-  auto s = known_number(a, name);
+  if (a.is_tensor(name)) return a.tensor(name);
+  auto s = a.known_scalar(name);
   if (!s) a.fail("argument '", name, "' has no known value");
   ir::DType dtype = s->kind == Scalar::Kind::kBool    ? ir::DType::kBool
                     : s->kind == Scalar::Kind::kFloat ? ir::DType::kFloat64

@@ -38,16 +38,6 @@ bool can_cast(ir::DType from, ir::DType to);
 
 // ---- Operands ------------------------------------------------------------------------------
 
-// The argument as the node gives it, or the schema's default; None when omitted without one.
-const ir::Argument& raw_arg(const Args& a, std::string_view name);
-// Whether the argument holds a tensor (rather than a number or None).
-bool is_tensor(const Args& a, std::string_view name);
-// The kind of number an argument holds, read from the argument itself so that a symbolic
-// SymInt/SymFloat is fine in a shape rule.
-Scalar::Kind number_kind(const Args& a, std::string_view name);
-// The number when it is known (a literal, or a symbol the source knows the value of).
-std::optional<Scalar> known_number(const Args& a, std::string_view name);
-
 // An operand of an elementwise op as shape rules see it: a tensor, or a Python number (which
 // the export also passes where the schema says Tensor, as in aten.add.Tensor(x, 1)).
 struct OperandType {

@@ -20,7 +20,7 @@ std::vector<OutType> cast_shape(const Args& a) {
   if (s.index_of("device") >= 0) device = a.device("device").value_or(device);
   if (s.index_of("layout") >= 0) check_strided_layout(a);
   std::optional<ir::MemoryFormat> format;
-  if (s.index_of("memory_format") >= 0) format = memory_format_arg(a, "memory_format");
+  if (s.index_of("memory_format") >= 0) format = a.memory_format("memory_format");
   return {layout_type(dtype, self.sizes, device, format)};
 }
 
@@ -65,15 +65,13 @@ std::vector<ref::RValue> assert_metadata_ref(const Args& a) {
 
 // The asserted condition: a SymBool (or SymInt, or literal) as an expression.
 sym::Expr asserted(const Args& a) {
-  const ir::Argument* arg = raw_argument(a, "self");
-  if (arg != nullptr) {
-    if (const auto* b = std::get_if<ir::SymBoolArg>(arg)) {
-      return b->value ? a.source().sym_int(*b->value) : sym::Expr(b->literal ? 1 : 0);
-    }
-    if (const auto* b = std::get_if<bool>(arg)) return *b ? 1 : 0;
-    if (std::holds_alternative<int64_t>(*arg) || std::holds_alternative<ir::SymIntArg>(*arg)) {
-      return a.sym("self");
-    }
+  const ir::Argument& arg = a.raw("self");
+  if (const auto* b = std::get_if<ir::SymBoolArg>(&arg)) {
+    return b->value ? a.source().sym_int(*b->value) : sym::Expr(b->literal ? 1 : 0);
+  }
+  if (const auto* b = std::get_if<bool>(&arg)) return *b ? 1 : 0;
+  if (std::holds_alternative<int64_t>(arg) || std::holds_alternative<ir::SymIntArg>(arg)) {
+    return a.sym("self");
   }
   Scalar s = a.scalar("self");
   return s.is_floating() ? sym::Expr(s.f != 0 ? 1 : 0) : sym::Expr(s.i);

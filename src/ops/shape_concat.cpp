@@ -368,7 +368,7 @@ std::vector<OutType> repeat_interleave_tensor_shape(const Args& a) {
   }
   if (!a.is_none("output_size")) {
     size = a.sym("output_size");
-  } else if (const ref::Tensor* r = known_tensor(a, "repeats")) {
+  } else if (const ref::Tensor* r = a.known_tensor("repeats")) {
     int64_t total = 0;
     for (int64_t c : interleave_counts(a, *r, to_ints({size}, a)[0]))
       total += c;
@@ -387,7 +387,7 @@ std::vector<ref::RValue> repeat_interleave_ref(const Args& a) {
   std::vector<int64_t> in_sizes = to_ints(in.sizes, a);
   int64_t size = in_sizes[in.dim];
   std::vector<int64_t> counts;
-  if (const ref::Tensor* r = known_tensor(a, "repeats")) {
+  if (const ref::Tensor* r = a.known_tensor("repeats")) {
     counts = interleave_counts(a, *r, size);
   } else {
     counts.assign(static_cast<size_t>(size), a.to_int("repeats"));
@@ -421,7 +421,7 @@ std::vector<OutType> repeat_interleave_counts_shape(const Args& a) {
   sym::Expr size;
   if (!a.is_none("output_size")) {
     size = a.sym("output_size");
-  } else if (const ref::Tensor* r = known_tensor(a, "repeats")) {
+  } else if (const ref::Tensor* r = a.known_tensor("repeats")) {
     int64_t total = 0;
     for (int64_t c : interleave_counts(a, *r, r->numel()))
       total += c;

@@ -14,7 +14,7 @@ using Exprs = std::vector<sym::Expr>;
 std::vector<OutType> clone_shape(const Args& a) {
   const ir::TensorType& self = a.type("self");
   std::optional<ir::MemoryFormat> format;
-  if (a.schema().index_of("memory_format") >= 0) format = memory_format_arg(a, "memory_format");
+  if (a.schema().index_of("memory_format") >= 0) format = a.memory_format("memory_format");
   return {layout_type(self.dtype, self.sizes, self.device, format)};
 }
 
@@ -60,7 +60,6 @@ std::vector<ref::RValue> copy_ref(const Args& a) {
 }
 
 std::vector<OutType> fill_scalar_shape(const Args& a) {
-  scalar_kind(a, "value");  // present; its value may be symbolic until run time
   return {self_type(a)};
 }
 

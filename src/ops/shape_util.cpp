@@ -2,48 +2,12 @@
 
 namespace kiln::ops {
 
-const ir::Argument* raw_argument(const Args& a, std::string_view name) {
-  const OpSchema& schema = a.schema();
-  int index = schema.index_of(name);
-  if (index < 0) a.fail("the op has no argument '", name, "'");
-  const auto& inputs = a.node().inputs;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    int at = inputs[i].name.empty() ? static_cast<int>(i) : schema.index_of(inputs[i].name);
-    if (at == index) return &inputs[i].arg;
-  }
-  const auto& def = schema.args[static_cast<size_t>(index)].default_value;
-  return def ? &*def : nullptr;
-}
-
-const ref::Tensor* known_tensor(const Args& a, std::string_view name) {
-  const ir::Argument* arg = raw_argument(a, name);
-  if (arg == nullptr) return nullptr;
-  if (const auto* t = std::get_if<ir::TensorArg>(arg)) return a.source().tensor(t->value);
-  if (const auto* t = std::get_if<ir::OptionalTensorArg>(arg); t && t->value) {
-    return a.source().tensor(*t->value);
-  }
-  return nullptr;
-}
-
 std::optional<sym::Expr> sym_int_scalar(const Args& a, std::string_view name) {
-  const ir::Argument* arg = raw_argument(a, name);
-  if (arg == nullptr) return std::nullopt;
-  if (std::holds_alternative<int64_t>(*arg) || std::holds_alternative<ir::SymIntArg>(*arg)) {
+  const ir::Argument& arg = a.raw(name);
+  if (std::holds_alternative<int64_t>(arg) || std::holds_alternative<ir::SymIntArg>(arg)) {
     return a.sym(name);
   }
   return std::nullopt;
-}
-
-Scalar::Kind scalar_kind(const Args& a, std::string_view name) {
-  const ir::Argument* arg = raw_argument(a, name);
-  if (arg == nullptr) a.fail("argument '", name, "' is missing");
-  if (std::holds_alternative<bool>(*arg) || std::holds_alternative<ir::SymBoolArg>(*arg)) {
-    return Scalar::Kind::kBool;
-  }
-  if (std::holds_alternative<double>(*arg) || std::holds_alternative<ir::SymFloatArg>(*arg)) {
-    return Scalar::Kind::kFloat;
-  }
-  return Scalar::Kind::kInt;
 }
 
 bool known_unequal(const sym::Expr& a, const sym::Expr& b) {
@@ -159,17 +123,10 @@ ir::TensorType layout_type(ir::DType dtype, std::vector<sym::Expr> sizes, const 
   return t;
 }
 
-std::optional<ir::MemoryFormat> memory_format_arg(const Args& a, std::string_view name) {
-  const ir::Argument* arg = raw_argument(a, name);
-  if (arg == nullptr || std::holds_alternative<ir::NoneArg>(*arg)) return std::nullopt;
-  if (std::holds_alternative<int64_t>(*arg)) return ir::MemoryFormat::kContiguous;
-  return a.memory_format(name);
-}
-
 void check_strided_layout(const Args& a, std::string_view name) {
-  const ir::Argument* arg = raw_argument(a, name);
-  if (arg == nullptr || std::holds_alternative<ir::NoneArg>(*arg)) return;
-  const auto* layout = std::get_if<ir::Layout>(arg);
+  const ir::Argument& arg = a.raw(name);
+  if (std::holds_alternative<ir::NoneArg>(arg)) return;
+  const auto* layout = std::get_if<ir::Layout>(&arg);
   if (layout == nullptr) a.fail("argument '", name, "' is not a layout");
   if (*layout != ir::Layout::kStrided) {
     a.fail("layout ", ir::layout_name(*layout), " is not supported: kiln has strided tensors only");

@@ -22,21 +22,9 @@ std::span<const OpDef> shape_reorder_ops();  // shape_reorder.cpp
 std::span<const OpDef> shape_cast_ops();     // shape_cast.cpp
 std::span<const OpDef> factory_ops();        // factory.cpp
 
-// The argument as the node wrote it, else the schema default, else nullptr (an omitted optional).
-// Args hides the raw variant; a few ops need it to tell an int from a float or a SymBool.
-const ir::Argument* raw_argument(const Args& a, std::string_view name);
-
-// The concrete tensor of a tensor argument in reference evaluation; nullptr during shape
-// inference (for data-dependent sizes that are only known from the values).
-const ref::Tensor* known_tensor(const Args& a, std::string_view name);
-
 // A Python number argument that may be a SymInt: its value as an expression when it is an
 // int (symbolic or not), nullopt when it is a float or bool.
 std::optional<sym::Expr> sym_int_scalar(const Args& a, std::string_view name);
-
-// The kind of a Scalar argument (int, float or bool) without needing its value, which may be
-// symbolic during shape inference.
-Scalar::Kind scalar_kind(const Args& a, std::string_view name);
 
 // The constant value of e, if it has one.
 inline std::optional<int64_t> known(const sym::Expr& e) {
@@ -76,10 +64,6 @@ ref::Tensor allocate_output(const Args& a, size_t index = 0);
 // Row-major strides of a channels-last layout (rank 4 or 5); others contiguous.
 ir::TensorType layout_type(ir::DType dtype, std::vector<sym::Expr> sizes, const ir::Device& device,
                            std::optional<ir::MemoryFormat> format);
-
-// The memory_format argument, reading PyTorch's "memory_format=0" default (an int in the
-// schema text) as contiguous.
-std::optional<ir::MemoryFormat> memory_format_arg(const Args& a, std::string_view name);
 
 // Fails unless the layout argument is absent or strided (kiln has dense tensors only).
 void check_strided_layout(const Args& a, std::string_view name = "layout");

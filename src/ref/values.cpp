@@ -58,6 +58,13 @@ std::optional<double> ConcreteValues::sym_float(ir::ValueId id) const {
   return std::nullopt;
 }
 
+std::optional<bool> ConcreteValues::sym_bool(ir::ValueId id) const {
+  const RValue& v = get(id);
+  if (const auto* b = std::get_if<bool>(&v)) return *b;
+  if (const auto* i = std::get_if<int64_t>(&v)) return *i != 0;
+  return std::nullopt;
+}
+
 const Tensor* ConcreteValues::tensor(ir::ValueId id) const {
   return std::get_if<Tensor>(&get(id));
 }

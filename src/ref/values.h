@@ -24,6 +24,7 @@ class ConcreteValues : public ops::ValueSource {
   const ir::TensorType& type(ir::ValueId id) const override;
   sym::Expr sym_int(ir::ValueId id) const override;
   std::optional<double> sym_float(ir::ValueId id) const override;
+  std::optional<bool> sym_bool(ir::ValueId id) const override;
   const Tensor* tensor(ir::ValueId id) const override;
   bool is_concrete() const override { return true; }
 

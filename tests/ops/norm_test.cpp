@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <initializer_list>
 
 #include "op_harness.h"
 #include "ops/args.h"
@@ -371,6 +372,19 @@ BatchParams batch_params(int64_t C, std::mt19937& rng, bool affine) {
   return p;
 }
 
+// `args` with the running statistics of `p` (None without `p`) and the op's mode flag.
+TestArgs with_running(TestArgs args, const BatchParams* p, const char* flag, bool value) {
+  args.emplace_back("running_mean", p ? TestArg(p->rm) : TestArg(ir::NoneArg{}));
+  args.emplace_back("running_var", p ? TestArg(p->rv) : TestArg(ir::NoneArg{}));
+  args.emplace_back(flag, value);
+  return args;
+}
+
+// The statistics per (batch, channel) that normalize with the running ones.
+auto running_stats(const BatchParams& p) {
+  return [&p](int64_t, int64_t c) { return std::pair(p.rm.get(c), p.rv.get(c)); };
+}
+
 TEST(NormOps, BatchNormEvalAndTraining) {
   std::mt19937 rng(67);
   for (const Dims& shape : kChannelShapes) {
@@ -384,28 +398,19 @@ TEST(NormOps, BatchNormEvalAndTraining) {
         base.emplace_back("momentum", 0.1);
         base.emplace_back("eps", 1e-3);
         base.emplace_back("cudnn_enabled", true);
-        TestArgs eval = base;
-        eval.emplace_back("running_mean", p.rm);
-        eval.emplace_back("running_var", p.rv);
-        eval.emplace_back("training", false);
-        ref::Tensor want_eval = want_channel_norm(x, p.w, p.b, 1e-3, [&](int64_t, int64_t c) {
-          return std::pair(p.rm.get(c), p.rv.get(c));
-        });
-        EXPECT_TENSOR_NEAR(run_op_tensor("aten.batch_norm.default", eval), want_eval, tol);
+        ref::Tensor want_eval = want_channel_norm(x, p.w, p.b, 1e-3, running_stats(p));
+        EXPECT_TENSOR_NEAR(
+            run_op_tensor("aten.batch_norm.default", with_running(base, &p, "training", false)),
+            want_eval, tol);
         // training: the batch's statistics per channel, whether or not buffers are passed.
         ref::Tensor want_train = want_channel_norm(x, p.w, p.b, 1e-3, [&](int64_t, int64_t c) {
           return moments(x, [&](int64_t, int64_t c2) { return c2 == c; });
         });
-        TestArgs train = base;
-        train.emplace_back("running_mean", ir::NoneArg{});
-        train.emplace_back("running_var", ir::NoneArg{});
-        train.emplace_back("training", true);
-        EXPECT_TENSOR_NEAR(run_op_tensor("aten.batch_norm.default", train), want_train, tol);
-        train.resize(train.size() - 3);
-        train.emplace_back("running_mean", p.rm);
-        train.emplace_back("running_var", p.rv);
-        train.emplace_back("training", true);
-        EXPECT_TENSOR_NEAR(run_op_tensor("aten.batch_norm.default", train), want_train, tol);
+        for (const BatchParams* running : std::initializer_list<const BatchParams*>{nullptr, &p}) {
+          EXPECT_TENSOR_NEAR(run_op_tensor("aten.batch_norm.default",
+                                           with_running(base, running, "training", true)),
+                             want_train, tol);
+        }
         // The no-training form: the same output, and empty saved statistics on the CPU.
         TestArgs legit =
             optional_args({{"input", x}, {"running_mean", p.rm}, {"running_var", p.rv}}, p.w, p.b);
@@ -480,11 +485,8 @@ TEST(NormOps, InstanceNorm) {
         base.emplace_back("momentum", 0.1);
         base.emplace_back("eps", 1e-5);
         base.emplace_back("cudnn_enabled", false);
-        TestArgs own = base;
-        own.emplace_back("running_mean", ir::NoneArg{});
-        own.emplace_back("running_var", ir::NoneArg{});
-        own.emplace_back("use_input_stats", true);
-        EXPECT_TENSOR_NEAR(run_op_tensor("aten.instance_norm.default", own),
+        EXPECT_TENSOR_NEAR(run_op_tensor("aten.instance_norm.default",
+                                         with_running(base, nullptr, "use_input_stats", true)),
                            want_channel_norm(x, p.w, p.b, 1e-5,
                                              [&](int64_t n, int64_t c) {
                                                return moments(x, [&](int64_t n2, int64_t c2) {
@@ -492,16 +494,9 @@ TEST(NormOps, InstanceNorm) {
                                                });
                                              }),
                            tol);
-        TestArgs running = base;
-        running.emplace_back("running_mean", p.rm);
-        running.emplace_back("running_var", p.rv);
-        running.emplace_back("use_input_stats", false);
-        EXPECT_TENSOR_NEAR(run_op_tensor("aten.instance_norm.default", running),
-                           want_channel_norm(x, p.w, p.b, 1e-5,
-                                             [&](int64_t, int64_t c) {
-                                               return std::pair(p.rm.get(c), p.rv.get(c));
-                                             }),
-                           tol);
+        EXPECT_TENSOR_NEAR(run_op_tensor("aten.instance_norm.default",
+                                         with_running(base, &p, "use_input_stats", false)),
+                           want_channel_norm(x, p.w, p.b, 1e-5, running_stats(p)), tol);
       }
     }
   }

@@ -16,7 +16,10 @@
 
 namespace kiln::testing::pw {
 
+// The test files take these (and the helpers below) unqualified through `using namespace pw`.
 using ir::DType;
+using V = std::vector<double>;
+using I = std::vector<int64_t>;
 
 inline std::vector<int64_t> broadcast_sizes(const std::vector<const ref::Tensor*>& in) {
   size_t rank = 0;
@@ -43,23 +46,35 @@ inline int64_t element_of(const ref::Tensor& t, const std::vector<int64_t>& inde
   return flat;
 }
 
-// out[i] = fn(values of the inputs at i as doubles), stored (rounded) into `dtype`.
-inline ref::Tensor expect_real(DType dtype, const std::vector<const ref::Tensor*>& in,
-                               const std::function<double(const std::vector<double>&)>& fn) {
-  std::vector<int64_t> sizes = broadcast_sizes(in);
-  ref::Tensor out(dtype, sizes);
+// Calls visit(flat, index) for each element of a tensor of `sizes`: its row-major position
+// and its multi-index.
+inline void for_each_index(const std::vector<int64_t>& sizes,
+                           const std::function<void(int64_t, const std::vector<int64_t>&)>& visit) {
+  int64_t numel = 1;
+  for (int64_t s : sizes)
+    numel *= s;
   std::vector<int64_t> index(sizes.size(), 0);
-  std::vector<double> v(in.size());
-  for (int64_t flat = 0; flat < out.numel(); ++flat) {
+  for (int64_t flat = 0; flat < numel; ++flat) {
     int64_t rest = flat;
     for (size_t d = sizes.size(); d-- > 0;) {
       index[d] = rest % sizes[d];
       rest /= sizes[d];
     }
+    visit(flat, index);
+  }
+}
+
+// out[i] = fn(values of the inputs at i as doubles), stored (rounded) into `dtype`.
+inline ref::Tensor expect_real(DType dtype, const std::vector<const ref::Tensor*>& in,
+                               const std::function<double(const std::vector<double>&)>& fn) {
+  std::vector<int64_t> sizes = broadcast_sizes(in);
+  ref::Tensor out(dtype, sizes);
+  std::vector<double> v(in.size());
+  for_each_index(sizes, [&](int64_t flat, const std::vector<int64_t>& index) {
     for (size_t k = 0; k < in.size(); ++k)
       v[k] = in[k]->get(element_of(*in[k], index));
     out.set(flat, fn(v));
-  }
+  });
   return out;
 }
 
@@ -68,18 +83,12 @@ inline ref::Tensor expect_int(DType dtype, const std::vector<const ref::Tensor*>
                               const std::function<int64_t(const std::vector<int64_t>&)>& fn) {
   std::vector<int64_t> sizes = broadcast_sizes(in);
   ref::Tensor out(dtype, sizes);
-  std::vector<int64_t> index(sizes.size(), 0);
   std::vector<int64_t> v(in.size());
-  for (int64_t flat = 0; flat < out.numel(); ++flat) {
-    int64_t rest = flat;
-    for (size_t d = sizes.size(); d-- > 0;) {
-      index[d] = rest % sizes[d];
-      rest /= sizes[d];
-    }
+  for_each_index(sizes, [&](int64_t flat, const std::vector<int64_t>& index) {
     for (size_t k = 0; k < in.size(); ++k)
       v[k] = in[k]->get_int(element_of(*in[k], index));
     out.set_int(flat, fn(v));
-  }
+  });
   return out;
 }
 

@@ -9,12 +9,7 @@
 namespace kiln::testing {
 namespace {
 
-using ir::DType;
-using pw::expect_error;
-using pw::expect_int;
-using pw::expect_real;
-using V = std::vector<double>;
-using I = std::vector<int64_t>;
+using namespace pw;
 
 struct FloatingCase {
   const char* op;

@@ -1,40 +1,15 @@
 #include <gtest/gtest.h>
 
-#include <functional>
-
 #include "op_harness.h"
+#include "shape_test_util.h"
 #include "util/error.h"
 
 namespace kiln::testing {
 namespace {
 
 using ir::DType;
-using Idx = std::vector<int64_t>;
 
 const DType kDTypes[] = {DType::kFloat32, DType::kInt64, DType::kBool, DType::kBFloat16};
-
-Idx index_of(int64_t flat, const Idx& sizes) {
-  Idx idx(sizes.size());
-  for (size_t d = sizes.size(); d-- > 0;) {
-    idx[d] = flat % sizes[d];
-    flat /= sizes[d];
-  }
-  return idx;
-}
-
-double at(const ref::Tensor& t, const Idx& idx) {
-  int64_t flat = 0;
-  for (size_t d = 0; d < idx.size(); ++d)
-    flat = flat * t.sizes()[d] + idx[d];
-  return t.get(flat);
-}
-
-ref::Tensor build(DType dtype, const Idx& sizes, const std::function<double(const Idx&)>& f) {
-  ref::Tensor t(dtype, sizes);
-  for (int64_t i = 0; i < t.numel(); ++i)
-    t.set(i, f(index_of(i, sizes)));
-  return t;
-}
 
 TEST(ShapeReorder, Flip) {
   std::mt19937 rng(51);

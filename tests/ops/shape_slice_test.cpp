@@ -1,47 +1,19 @@
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <limits>
 
 #include "op_harness.h"
 #include "ops/args.h"
 #include "ops/op_table.h"
+#include "shape_test_util.h"
 #include "util/error.h"
 
 namespace kiln::testing {
 namespace {
 
 using ir::DType;
-using Idx = std::vector<int64_t>;
 
 const DType kDTypes[] = {DType::kFloat32, DType::kInt64, DType::kBool, DType::kFloat16};
-
-Idx index_of(int64_t flat, const Idx& sizes) {
-  Idx idx(sizes.size());
-  for (size_t d = sizes.size(); d-- > 0;) {
-    idx[d] = flat % sizes[d];
-    flat /= sizes[d];
-  }
-  return idx;
-}
-
-int64_t flat_of(const Idx& idx, const Idx& sizes) {
-  int64_t flat = 0;
-  for (size_t d = 0; d < idx.size(); ++d)
-    flat = flat * sizes[d] + idx[d];
-  return flat;
-}
-
-double at(const ref::Tensor& t, const Idx& idx) {
-  return t.get(flat_of(idx, t.sizes()));
-}
-
-ref::Tensor build(DType dtype, const Idx& sizes, const std::function<double(const Idx&)>& f) {
-  ref::Tensor t(dtype, sizes);
-  for (int64_t i = 0; i < t.numel(); ++i)
-    t.set(i, f(index_of(i, sizes)));
-  return t;
-}
 
 // The positions Python's x[start:end:step] visits in a dim of `size`.
 Idx python_slice(int64_t size, std::optional<int64_t> start, std::optional<int64_t> end,
@@ -216,38 +188,6 @@ TEST(ShapeSlice, UnbindSplitChunk) {
                             return at(column, {o[0], 0});
                           })));
 }
-
-struct ManualCall {
-  ir::Graph graph;
-  ir::Node node;
-  explicit ManualCall(std::string target) {
-    node.name = "op";
-    node.target = std::move(target);
-  }
-  void tensor(const std::string& name, std::vector<sym::Expr> sizes) {
-    ir::Value v;
-    v.name = "v_" + name;
-    v.type = ir::TensorType::contiguous(DType::kFloat32, std::move(sizes));
-    node.inputs.push_back({name, ir::TensorArg{graph.add_value(v)}, ir::ArgKindHint::kKeyword});
-  }
-  void sym_arg(const std::string& name, sym::Expr e) {
-    ir::Value v;
-    v.name = "v_" + name;
-    v.kind = ir::ValueKind::kSymInt;
-    v.sym = std::move(e);
-    node.inputs.push_back({name, ir::SymIntArg{graph.add_value(v), 0}, ir::ArgKindHint::kKeyword});
-  }
-  void arg(const std::string& name, ir::Argument a) {
-    node.inputs.push_back({name, std::move(a), ir::ArgKindHint::kKeyword});
-  }
-  std::vector<ops::OutType> shape() {
-    const ops::OpDef* op = ops::find_op(node.target);
-    EXPECT_NE(op, nullptr);
-    ops::GraphValueSource source(graph);
-    ops::Args args(*op, node, source);
-    return op->shape(args);
-  }
-};
 
 TEST(ShapeSlice, SymbolicSplitDimIsRefusedOtherDimsStaySymbolic) {
   const sym::Expr s0 = sym::Expr::symbol("s0");

@@ -1,43 +1,17 @@
 #include <gtest/gtest.h>
 
-#include <functional>
-
 #include "op_harness.h"
 #include "ops/args.h"
 #include "ops/op_table.h"
+#include "shape_test_util.h"
 #include "util/error.h"
 
 namespace kiln::testing {
 namespace {
 
 using ir::DType;
-using Idx = std::vector<int64_t>;
 
 const DType kDTypes[] = {DType::kFloat32, DType::kInt64, DType::kBool, DType::kBFloat16};
-
-// Row-major index helpers, written out here so the expectations do not share kiln's.
-Idx index_of(int64_t flat, const Idx& sizes) {
-  Idx idx(sizes.size());
-  for (size_t d = sizes.size(); d-- > 0;) {
-    idx[d] = flat % sizes[d];
-    flat /= sizes[d];
-  }
-  return idx;
-}
-
-double at(const ref::Tensor& t, const Idx& idx) {
-  int64_t flat = 0;
-  for (size_t d = 0; d < idx.size(); ++d)
-    flat = flat * t.sizes()[d] + idx[d];
-  return t.get(flat);
-}
-
-ref::Tensor build(DType dtype, const Idx& sizes, const std::function<double(const Idx&)>& f) {
-  ref::Tensor t(dtype, sizes);
-  for (int64_t i = 0; i < t.numel(); ++i)
-    t.set(i, f(index_of(i, sizes)));
-  return t;
-}
 
 // The same elements in row-major order with other sizes.
 ref::Tensor same_order(const ref::Tensor& in, const Idx& sizes) {
@@ -47,32 +21,6 @@ ref::Tensor same_order(const ref::Tensor& in, const Idx& sizes) {
     t.set(i, in.get(i));
   return t;
 }
-
-// Shape inference over hand-built types (strides of a non-contiguous input, symbolic sizes).
-struct ManualCall {
-  ir::Graph graph;
-  ir::Node node;
-  explicit ManualCall(std::string target) {
-    node.name = "op";
-    node.target = std::move(target);
-  }
-  void tensor(const std::string& name, ir::TensorType t) {
-    ir::Value v;
-    v.name = "v_" + name;
-    v.type = std::move(t);
-    node.inputs.push_back({name, ir::TensorArg{graph.add_value(v)}, ir::ArgKindHint::kKeyword});
-  }
-  void arg(const std::string& name, ir::Argument a) {
-    node.inputs.push_back({name, std::move(a), ir::ArgKindHint::kKeyword});
-  }
-  std::vector<ops::OutType> shape() {
-    const ops::OpDef* op = ops::find_op(node.target);
-    EXPECT_NE(op, nullptr);
-    ops::GraphValueSource source(graph);
-    ops::Args args(*op, node, source);
-    return op->shape(args);
-  }
-};
 
 std::vector<sym::Expr> exprs(std::initializer_list<int64_t> v) {
   return {v.begin(), v.end()};

@@ -3,6 +3,8 @@
 
 #include "cli/commands.h"
 #include "frontend/load.h"
+#include "passes/passes.h"
+#include "passes/stored_tensors.h"
 #include "ref/interpreter.h"
 #include "ref/npy_io.h"
 #include "util/error.h"
@@ -52,9 +54,14 @@ int run_command(const std::vector<std::string>& args) {
         "reference interpreter"};
   }
   frontend::LoadedProgram loaded = frontend::load_program(o.model_path);
-  ref::Interpreter interpreter(loaded);  // refuses unsupported ops before reading inputs
+  ref::check_supported(loaded.program.graph);  // every missing op named before any work
+  // The interpreter runs the program as exported, with writes through views made explicit.
+  passes::attach_stored_tensors(loaded);
+  ir::ExportedProgram p = loaded.program;
+  passes::inline_higher_order(p);
+  passes::functionalize(p);
+  ref::Interpreter interpreter(p, passes::stored_tensors(loaded, p));
 
-  const ir::ExportedProgram& p = loaded.program;
   std::vector<const ir::Value*> user_inputs;
   for (size_t i = 0; i < p.signature.inputs.size(); ++i) {
     if (p.signature.inputs[i].kind == ir::InputKind::kUserInput) {

@@ -6,6 +6,8 @@
 #include "fixture_models.h"
 #include "frontend/load.h"
 #include "op_harness.h"
+#include "passes/passes.h"
+#include "passes/stored_tensors.h"
 #include "ref/interpreter.h"
 #include "ref/npy_io.h"
 
@@ -23,8 +25,11 @@ double tolerance(const std::string& dtype) {
 TEST_P(ReferenceFixture, ReproducesTorchOutputs) {
   const FixtureModel& fx = GetParam();
   frontend::LoadedProgram loaded = frontend::load_program(fx.dir / "model.pt2");
-  ref::Interpreter interpreter(loaded);
-  const ir::ExportedProgram& p = loaded.program;
+  passes::attach_stored_tensors(loaded);
+  ir::ExportedProgram p = loaded.program;
+  passes::inline_higher_order(p);
+  passes::functionalize(p);
+  ref::Interpreter interpreter(p, passes::stored_tensors(loaded, p));
   std::vector<const ir::Value*> inputs;
   for (size_t i = 0; i < p.signature.inputs.size(); ++i) {
     if (p.signature.inputs[i].kind == ir::InputKind::kUserInput) {

@@ -42,7 +42,22 @@ TEST(SymbolicOps, PythonArithmeticFollowsPythonRounding) {
       EXPECT_EQ(std::get<bool>(run_op("_operator.lt", {{"a", a}, {"b", b}})[0]), a < b);
       EXPECT_EQ(std::get<bool>(run_op("_operator.ge", {{"a", a}, {"b", b}})[0]), a >= b);
       EXPECT_EQ(as_int(run_op("torch.sym_max", {{"a", a}, {"b", b}})[0]), std::max(a, b));
+      EXPECT_EQ(as_int(run_op("torch.sym_min", {{"a", a}, {"b", b}})[0]), std::min(a, b));
+      auto holds = [&](const char* t) {
+        return std::get<bool>(run_op(t, {{"a", a}, {"b", b}})[0]);
+      };
+      EXPECT_EQ(holds("_operator.eq"), a == b);
+      EXPECT_EQ(holds("_operator.ne"), a != b);
+      EXPECT_EQ(holds("_operator.le"), a <= b);
+      EXPECT_EQ(holds("_operator.gt"), a > b);
     }
+  }
+}
+
+TEST(SymbolicOps, NegationAndNot) {
+  for (int64_t a : {-4, 0, 9}) {
+    EXPECT_EQ(as_int(run_op("_operator.neg", {{"a", a}})[0]), -a);
+    EXPECT_EQ(std::get<bool>(run_op("torch.sym_not", {{"a", a}})[0]), a == 0);
   }
 }
 

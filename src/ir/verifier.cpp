@@ -191,8 +191,8 @@ class GraphVerifier {
     }
     for (size_t i = 0; i < n.inputs.size(); ++i) {
       const NamedArgument& in = n.inputs[i];
-      context_ = node_text + ", argument " +
-                 (in.name.empty() ? "#" + std::to_string(i) : "'" + in.name + "'");
+      context_ = node_text + ", argument ";
+      context_ += in.name.empty() ? '#' + std::to_string(i) : '\'' + in.name + '\'';
       use(in.arg);
       if (const auto* s = std::get_if<SubgraphArg>(&in.arg)) {
         if (!s->graph) fail("subgraph @", s->name, " is missing");

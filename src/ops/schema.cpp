@@ -17,7 +17,8 @@ class SchemaParser {
     s.name = identifier();
     while (peek() == '.') {  // "aten::add.Tensor" style names are accepted and kept whole
       ++pos_;
-      s.name += "." + identifier();
+      s.name += '.';
+      s.name += identifier();
     }
     expect('(');
     bool kwarg_only = false;

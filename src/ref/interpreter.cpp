@@ -8,20 +8,6 @@
 namespace kiln::ref {
 namespace {
 
-std::vector<std::optional<Tensor>> decode_stored(const frontend::LoadedProgram& loaded) {
-  std::vector<std::optional<Tensor>> out(loaded.input_tensors.size());
-  for (size_t i = 0; i < out.size(); ++i) {
-    const frontend::WeightTensor* w = loaded.input_tensors[i];
-    if (w == nullptr) continue;
-    if (w->zero_filled) {
-      out[i] = Tensor(w->dtype, w->sizes);
-    } else {
-      out[i] = tensor_from_bytes(w->dtype, w->sizes, w->strides, w->storage_offset, w->storage);
-    }
-  }
-  return out;
-}
-
 RValue literal_value(const ir::Argument& a, const std::string& name) {
   if (std::holds_alternative<ir::NoneArg>(a)) return std::monostate{};
   if (const auto* i = std::get_if<int64_t>(&a)) return *i;
@@ -184,9 +170,6 @@ Interpreter::Interpreter(const ir::ExportedProgram& program,
   for (ir::ValueId id : g.inputs)
     last_use_[id] = -1;
 }
-
-Interpreter::Interpreter(const frontend::LoadedProgram& loaded)
-    : Interpreter(loaded.program, decode_stored(loaded)) {}
 
 std::vector<RValue> Interpreter::run(const std::vector<RValue>& user_inputs) const {
   const ir::Graph& g = program_.graph;

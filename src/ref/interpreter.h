@@ -3,7 +3,6 @@
 #include <optional>
 #include <vector>
 
-#include "frontend/load.h"
 #include "ir/graph.h"
 #include "ref/bind_inputs.h"
 #include "ref/tensor.h"
@@ -18,10 +17,9 @@ namespace kiln::ref {
 class Interpreter {
  public:
   // Refuses a program that uses an op kiln lacks, naming every missing target at once.
-  // `stored[i]` is the tensor of signature input i for parameters, buffers and constants.
+  // `stored[i]` is the tensor of signature input i for parameters, buffers and constants
+  // (passes::stored_tensors gives them for a loaded program).
   Interpreter(const ir::ExportedProgram& program, std::vector<std::optional<Tensor>> stored);
-  // Decodes the archive's tensors once.
-  explicit Interpreter(const frontend::LoadedProgram& loaded);
 
   // The values of every signature output, in order (buffer mutations included). Inputs are the
   // user inputs (tensors, or int64_t for SymInt inputs) in signature order.

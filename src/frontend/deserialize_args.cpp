@@ -370,7 +370,8 @@ ir::Argument GraphReader::argument(const Json& j) {
   }
   if (key == "as_operator") return ir::OperatorArg{normalize_target(to_string(c, p, key))};
   if (key == "as_complex") c.fail("complex arguments are unsupported");
-  if (key == "as_nested_tensors" || key == "as_int_lists" || key == "as_string_to_argument") {
+  if (key == "as_nested_tensors" || key == "as_int_lists" || key == "as_float_lists" ||
+      key == "as_string_to_argument") {
     c.fail("argument kind '", key, "' is unsupported");
   }
   c.fail("unknown argument kind '", key, "'");

@@ -10,6 +10,7 @@
 
 #include "frontend/zip_archive.h"
 #include "util/error.h"
+#include "util/float_formats.h"
 #include "util/mapped_file.h"
 
 namespace kiln::frontend {
@@ -246,22 +247,6 @@ uint64_t load_le(const std::byte* p, size_t n) {
   return v;
 }
 
-// A minifloat with `e` exponent bits and `m` mantissa bits.
-double minifloat(uint8_t bits, int e, int m, int bias, bool has_inf, bool fnuz) {
-  const bool neg = bits & 0x80;
-  const int exp = (bits >> m) & ((1 << e) - 1);
-  const int mant = bits & ((1 << m) - 1);
-  const double nan = std::numeric_limits<double>::quiet_NaN();
-  if (fnuz && bits == 0x80) return nan;  // FNUZ: the negative-zero pattern is NaN
-  if (exp == (1 << e) - 1 && !fnuz) {
-    if (has_inf) return mant == 0 ? (neg ? -1.0 : 1.0) * INFINITY : nan;
-    if (mant == (1 << m) - 1) return nan;  // e4m3fn: only S.1111.111 is NaN
-  }
-  const double mag =
-      exp == 0 ? std::ldexp(mant, 1 - bias - m) : std::ldexp((1 << m) + mant, exp - bias - m);
-  return neg ? -mag : mag;
-}
-
 double element_to_double(ir::DType t, const std::byte* p) {
   using ir::DType;
   switch (t) {
@@ -280,9 +265,9 @@ double element_to_double(ir::DType t, const std::byte* p) {
     case DType::kInt64:
       return static_cast<double>(static_cast<int64_t>(load_le(p, 8)));
     case DType::kFloat16:
-      return half_to_double(static_cast<uint16_t>(load_le(p, 2)));
+      return util::half_bits_to_double(static_cast<uint16_t>(load_le(p, 2)));
     case DType::kBFloat16:
-      return bfloat16_to_double(static_cast<uint16_t>(load_le(p, 2)));
+      return util::bfloat16_bits_to_double(static_cast<uint16_t>(load_le(p, 2)));
     case DType::kFloat32:
       return std::bit_cast<float>(static_cast<uint32_t>(load_le(p, 4)));
     case DType::kFloat64:
@@ -291,7 +276,7 @@ double element_to_double(ir::DType t, const std::byte* p) {
     case DType::kFloat8E5M2:
     case DType::kFloat8E4M3FNUZ:
     case DType::kFloat8E5M2FNUZ:
-      return float8_to_double(t, std::to_integer<uint8_t>(p[0]));
+      return util::float8_bits_to_double(t, std::to_integer<uint8_t>(p[0]));
     default:
       throw error("weight_sum: dtype ", ir::dtype_name(t), " has no real value");
   }
@@ -372,38 +357,6 @@ double weight_sum(const WeightTensor& w) {
     sum += element_to_double(w.dtype, w.storage.data() + static_cast<size_t>(i) * esize);
   });
   return sum;
-}
-
-double half_to_double(uint16_t bits) {
-  const bool neg = bits & 0x8000;
-  const int exp = (bits >> 10) & 0x1F;
-  const int mant = bits & 0x3FF;
-  double mag;
-  if (exp == 0x1F) {
-    mag = mant == 0 ? INFINITY : std::numeric_limits<double>::quiet_NaN();
-  } else {
-    mag = exp == 0 ? std::ldexp(mant, -24) : std::ldexp(1024 + mant, exp - 25);
-  }
-  return neg ? -mag : mag;
-}
-
-double bfloat16_to_double(uint16_t bits) {
-  return std::bit_cast<float>(static_cast<uint32_t>(bits) << 16);
-}
-
-double float8_to_double(ir::DType dtype, uint8_t bits) {
-  switch (dtype) {
-    case ir::DType::kFloat8E4M3FN:
-      return minifloat(bits, 4, 3, 7, false, false);
-    case ir::DType::kFloat8E5M2:
-      return minifloat(bits, 5, 2, 15, true, false);
-    case ir::DType::kFloat8E4M3FNUZ:
-      return minifloat(bits, 4, 3, 8, false, true);
-    case ir::DType::kFloat8E5M2FNUZ:
-      return minifloat(bits, 5, 2, 16, false, true);
-    default:
-      throw error("float8_to_double: ", ir::dtype_name(dtype), " is not a float8 type");
-  }
 }
 
 }  // namespace kiln::frontend

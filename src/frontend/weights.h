@@ -66,9 +66,4 @@ uint64_t weight_fnv1a64(const WeightTensor& w);
 // exactly; bool counts true elements).
 double weight_sum(const WeightTensor& w);
 
-// Decoders for the narrow floating types, exact in double.
-double half_to_double(uint16_t bits);
-double bfloat16_to_double(uint16_t bits);
-double float8_to_double(ir::DType dtype, uint8_t bits);
-
 }  // namespace kiln::frontend

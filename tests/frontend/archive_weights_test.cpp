@@ -7,6 +7,7 @@
 #include "archive_test_support.h"
 #include "frontend/pt2_archive.h"
 #include "frontend/weights.h"
+#include "util/float_formats.h"
 
 namespace kiln {
 namespace {
@@ -272,18 +273,18 @@ TEST(ArchiveWeights, DtypesAndSums) {
 }
 
 TEST(ArchiveWeights, NarrowFloatDecoders) {
-  EXPECT_EQ(frontend::half_to_double(0x3C00), 1.0);
-  EXPECT_EQ(frontend::half_to_double(0x7BFF), 65504.0);
-  EXPECT_EQ(frontend::half_to_double(0x0001), std::ldexp(1.0, -24));
-  EXPECT_EQ(frontend::half_to_double(0x8000), 0.0);
-  EXPECT_TRUE(std::signbit(frontend::half_to_double(0x8000)));
-  EXPECT_EQ(frontend::half_to_double(0xFC00), -INFINITY);
-  EXPECT_TRUE(std::isnan(frontend::half_to_double(0x7E00)));
-  EXPECT_EQ(frontend::bfloat16_to_double(0x3F80), 1.0);
-  EXPECT_EQ(frontend::bfloat16_to_double(0xC2F7), -123.5);
-  EXPECT_EQ(frontend::bfloat16_to_double(0x7F80), INFINITY);
+  EXPECT_EQ(util::half_bits_to_double(0x3C00), 1.0);
+  EXPECT_EQ(util::half_bits_to_double(0x7BFF), 65504.0);
+  EXPECT_EQ(util::half_bits_to_double(0x0001), std::ldexp(1.0, -24));
+  EXPECT_EQ(util::half_bits_to_double(0x8000), 0.0);
+  EXPECT_TRUE(std::signbit(util::half_bits_to_double(0x8000)));
+  EXPECT_EQ(util::half_bits_to_double(0xFC00), -INFINITY);
+  EXPECT_TRUE(std::isnan(util::half_bits_to_double(0x7E00)));
+  EXPECT_EQ(util::bfloat16_bits_to_double(0x3F80), 1.0);
+  EXPECT_EQ(util::bfloat16_bits_to_double(0xC2F7), -123.5);
+  EXPECT_EQ(util::bfloat16_bits_to_double(0x7F80), INFINITY);
 
-  using frontend::float8_to_double;
+  const auto float8_to_double = util::float8_bits_to_double;
   EXPECT_EQ(float8_to_double(DType::kFloat8E4M3FN, 0x7E), 448.0);
   EXPECT_EQ(float8_to_double(DType::kFloat8E4M3FN, 0x78), 256.0);  // exponent all ones: finite
   EXPECT_TRUE(std::isnan(float8_to_double(DType::kFloat8E4M3FN, 0x7F)));

@@ -6,7 +6,7 @@
 #include <cctype>
 
 #include "random_tree.h"
-#include "sym/cpp_runtime.h"
+#include "sym_runtime.h"
 #include "sym/expr.h"
 #include "util/error.h"
 

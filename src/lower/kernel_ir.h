@@ -35,7 +35,7 @@ struct Buffer {
   ir::DType dtype = ir::DType::kFloat32;
   std::vector<sym::Expr> sizes;
   int32_t input_index = -1;     // kInput
-  int32_t output_index = -1;    // kOutput (a buffer may be several outputs: see Program)
+  int32_t output_index = -1;    // kOutput
   int32_t constant_index = -1;  // kConstant
   // kTemp: set by the memory plan: the arena slot it lives in.
   int32_t slot = -1;
@@ -159,8 +159,10 @@ struct Program {
   std::vector<Step> steps;
   std::vector<BufferId> inputs;    // per user input of the signature
   std::vector<OutputRef> outputs;  // per user output of the signature
-  // Per constant: its FQN and which stored tensor holds its data (see lower.h).
+  // Per constant: its name (the signature's FQN) and the signature input whose stored tensor
+  // (passes::stored_tensors) holds its data.
   std::vector<std::string> constants;
+  std::vector<int32_t> constant_inputs;
 };
 
 }  // namespace kiln::lower

@@ -74,6 +74,8 @@ class TensorRef {
 
  private:
   friend class Lowering;
+  void mark_realized(BufferId id) const;
+  void set_cost(int cost) const;
   struct State;
   std::shared_ptr<State> state_;
 };

@@ -41,6 +41,9 @@ class BodyBuilder {
   int32_t loop_result(int32_t loop, ir::DType dtype);
   int32_t loop_index(int32_t loop);
 
+  // Adds a node as given (operands already in this body), sharing an equal existing node.
+  int32_t add_node(ScalarNode n) { return add(std::move(n)); }
+
   ir::DType dtype(int32_t node) const { return body_.nodes[node].dtype; }
   Body& body() { return body_; }
 

@@ -32,7 +32,8 @@ extern "C" {
 typedef enum {
   KILN_OK = 0,
   KILN_ERROR_INVALID_ARGUMENT = 1,  // a null pointer, an index out of range, a bad option
-  KILN_ERROR_BAD_INPUT = 2,         // an input tensor that does not fit the model
+  KILN_ERROR_BAD_INPUT = 2,         // an input tensor that does not fit the model (also a
+                                    // caller-provided output or a new constant value)
   KILN_ERROR_LOAD = 3,              // weights missing or corrupt, unsupported CPU, ABI mismatch
   KILN_ERROR_RUNTIME = 4,           // a failure while running (out of memory, index out of range)
 } KilnStatus;
@@ -67,8 +68,11 @@ KILN_API KilnStatus kiln_container_delete(KilnContainer* container);
 // Outputs, one of two ways:
 // - `outputs` non-NULL: caller-provided tensors, kiln_num_outputs() of them, with the right
 //   dtype, device and shape and a compact row-major layout; kiln writes into them.
-// - `outputs` NULL: kiln allocates each output and stores a DLManagedTensor in
-//   `managed_outputs[i]`; the caller releases each by calling its deleter.
+// - `outputs` NULL: kiln allocates each output (64-byte aligned, compact) and stores a
+//   DLManagedTensor in `managed_outputs[i]`; the caller releases each by calling its deleter.
+//   A failed call leaves nothing to release (once the counts are right, it sets every
+//   `managed_outputs[i]` to NULL).
+// Passing both is an error.
 // `stream` is reserved for GPU models and must be NULL for CPU models.
 KILN_API KilnStatus kiln_run(KilnContainer* container, const DLTensor* const* inputs,
                              size_t num_inputs, DLTensor* const* outputs,
@@ -106,14 +110,15 @@ KILN_API KilnStatus kiln_output_shapes(const KilnContainer* container,
 
 // Replaces constants (weights) by name without recompiling: each tensor must have the
 // constant's dtype and shape and live on the CPU; its data is copied. Waits for in-flight runs.
+// Either every constant is replaced or, on any error, none is.
 KILN_API KilnStatus kiln_update_constants(KilnContainer* container, const char* const* names,
                                           const DLTensor* const* values, size_t count);
 
 // The message of the calling thread's last failed call ("" when none).
 KILN_API const char* kiln_last_error(void);
 
-// Facts about the compiled model, as "key=value" lines: model name, kiln version, ABI version,
-// target CPU, weights checksum, weights placement.
+// Facts about the compiled model, one "key=value" line each: model (its name), kiln_version,
+// abi_version, target_cpu, weights_checksum (16 hex digits), weights (embedded | external).
 KILN_API const char* kiln_model_info(void);
 
 #ifdef __cplusplus

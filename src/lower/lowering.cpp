@@ -82,9 +82,10 @@ TensorRef Lowering::tensor(ir::ValueId v) {
 }
 
 TensorRef Lowering::tensor(const ops::Args& args, std::string_view name) {
-  const auto ids = args.tensor_ids(name);
-  if (ids.size() != 1 || !ids[0]) args.fail("argument '", name, "' is not a tensor");
-  return tensor(*ids[0]);
+  const ir::Argument& a = args.raw(name);
+  if (const auto* t = std::get_if<ir::TensorArg>(&a)) return tensor(t->value);
+  if (const auto* o = std::get_if<ir::OptionalTensorArg>(&a); o && o->value) return tensor(*o->value);
+  args.fail("argument '", name, "' is not a tensor");
 }
 
 std::vector<TensorRef> Lowering::tensors(const ops::Args& args, std::string_view name) {

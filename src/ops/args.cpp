@@ -169,8 +169,12 @@ std::vector<std::optional<ir::ValueId>> Args::tensor_ids(std::string_view name) 
   } else if (const auto* opt = std::get_if<std::vector<ir::OptionalTensorArg>>(&a)) {
     for (const auto& t : *opt)
       out.push_back(t.value);
+  } else if (const auto* one = std::get_if<ir::TensorArg>(&a)) {
+    out.emplace_back(one->value);
+  } else if (const auto* maybe = std::get_if<ir::OptionalTensorArg>(&a)) {
+    out.push_back(maybe->value);
   } else {
-    fail("argument '", name, "' is not a list of tensors");
+    fail("argument '", name, "' is not a tensor or a list of tensors");
   }
   return out;
 }

@@ -91,7 +91,8 @@ class Args {
   // The concrete tensor when the source has one (reference evaluation); nullptr otherwise,
   // and for None or a non-tensor argument.
   const ref::Tensor* known_tensor(std::string_view name) const;
-  // The ValueIds of a tensor list's elements (nullopt for None elements).
+  // The ValueIds of a tensor list's elements (nullopt for None elements); a single tensor
+  // argument gives one element.
   std::vector<std::optional<ir::ValueId>> tensor_ids(std::string_view name) const;
 
   // Ints (int and SymInt): symbolic, or required to be known.

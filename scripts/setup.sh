@@ -19,4 +19,11 @@ fi
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build --target kiln
 
+# The bundled example: inspect it, compile it to a model library, run the library on a stored
+# input, and build the C++ serving example against it.
 ./build/kiln inspect examples/models/mlp.pt2
+./build/kiln compile examples/models/mlp.pt2 -o build/mlp.so
+./build/kiln run build/mlp.so --inputs examples/models/mlp_input.npy --out build/mlp_out
+cmake -S examples/cpp -B build/example -G Ninja -DCMAKE_BUILD_TYPE=Release
+cmake --build build/example
+./build/example/serve build/mlp.so

@@ -12,12 +12,27 @@ constexpr const char* kUsage =
     "usage: kiln <command> [options]\n"
     "\n"
     "commands:\n"
+    "  compile MODEL.pt2 -o MODEL.so [--device cpu] [--weights embed|external]\n"
+    "          [--target-cpu x86-64-v3] [--dump-after PASS] [--cache-dir DIR] [--jobs N]\n"
+    "          [--model NAME] [--verbose]\n"
+    "      compiles the program into a self-contained shared library with the C ABI of\n"
+    "      kiln/kiln.h. --weights external writes the weights to MODEL.so.weights;\n"
+    "      --target-cpu is one of x86-64, x86-64-v2, x86-64-v3, x86-64-v4, native. Objects\n"
+    "      are cached in --cache-dir, $KILN_CACHE_DIR or ~/.cache/kiln; $KILN_CXX names the\n"
+    "      C++ compiler (default c++)\n"
     "  inspect MODEL.pt2 [--json] [--model NAME] [--ir]\n"
     "      inputs, outputs, symbols and ranges, weights, the op histogram and every op kiln\n"
     "      does not support yet\n"
+    "  run MODEL.so --inputs A.npy [B.npy ...] --out DIR [--runners N]\n"
     "  run MODEL.pt2 --reference --inputs A.npy [B.npy ...] --out DIR\n"
-    "      runs the program on the reference interpreter; writes DIR/out0.npy, out1.npy, ...\n"
-    "      (the user outputs, flattened). bf16 inputs are given as float32.\n";
+    "      runs a compiled model, or the program on the reference interpreter; writes\n"
+    "      DIR/out0.npy, out1.npy, ... (the user outputs, flattened). bf16 inputs are given\n"
+    "      as float32, and bf16 outputs written as float32.\n"
+    "  bench MODEL.so --inputs A.npy [B.npy ...] [--runners N] [--concurrency C]\n"
+    "          [--iters K] [--warmup W] [--threads T] [--json]\n"
+    "      C client threads share K timed runs (after W warm-up runs) on a container with N\n"
+    "      runners and T intra-op threads (0: all cores); prints p50/p90/p99 latency and\n"
+    "      throughput\n";
 
 }  // namespace
 
@@ -32,6 +47,8 @@ int main(int argc, char** argv) {
   try {
     if (command == "inspect") return kiln::cli::inspect_command(args);
     if (command == "run") return kiln::cli::run_command(args);
+    if (command == "compile") return kiln::cli::compile_command(args);
+    if (command == "bench") return kiln::cli::bench_command(args);
     throw kiln::cli::UsageError{"unknown command '" + command + "'"};
   } catch (const kiln::cli::UsageError& e) {
     std::cerr << "kiln: " << e.message << "\n\n" << kUsage;

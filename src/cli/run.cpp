@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/model_library.h"
 #include "frontend/load.h"
 #include "passes/passes.h"
 #include "passes/stored_tensors.h"
@@ -18,6 +19,7 @@ struct RunOptions {
   std::vector<std::string> inputs;
   std::string out_dir;
   bool reference = false;
+  int runners = 1;
 };
 
 RunOptions parse(const std::vector<std::string>& args) {
@@ -28,6 +30,8 @@ RunOptions parse(const std::vector<std::string>& args) {
       o.reference = true;
     } else if (a == "--out" && i + 1 < args.size()) {
       o.out_dir = args[++i];
+    } else if (a == "--runners" && i + 1 < args.size()) {
+      o.runners = parse_count("run", a, args[++i]);
     } else if (a == "--inputs") {
       while (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0)
         o.inputs.push_back(args[++i]);
@@ -44,14 +48,47 @@ RunOptions parse(const std::vector<std::string>& args) {
   return o;
 }
 
+void write_outputs(const std::string& dir, const std::vector<util::NpyArray>& outputs) {
+  std::filesystem::create_directories(dir);
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    util::write_npy(std::filesystem::path(dir) / ("out" + std::to_string(i) + ".npy"), outputs[i]);
+  }
+  std::cerr << "kiln: wrote " << outputs.size() << " output" << (outputs.size() == 1 ? "" : "s")
+            << " to " << dir << "\n";
+}
+
+// A compiled model: one run on a container with kiln-allocated outputs.
+int run_library(const RunOptions& o) {
+  ModelLibrary library(o.model_path);
+  KilnOptions options;
+  library.options_init(&options);
+  options.num_runners = o.runners;
+  ModelContainer container(library, options);
+  std::vector<HostTensor> inputs = read_inputs(container, o.inputs);
+  auto outputs = container.run(inputs);
+  std::vector<util::NpyArray> arrays;
+  for (size_t i = 0; i < outputs.size(); ++i)
+    arrays.push_back(npy_from_output(outputs[i]->dl_tensor, i));
+  write_outputs(o.out_dir, arrays);
+  return 0;
+}
+
 }  // namespace
 
 int run_command(const std::vector<std::string>& args) {
   RunOptions o = parse(args);
+  if (!std::filesystem::exists(o.model_path)) throw error(o.model_path, ": no such file");
+  if (is_elf_file(o.model_path)) {
+    if (o.reference) {
+      throw UsageError{"run: --reference runs a .pt2 program, and " + o.model_path +
+                       " is a compiled model library"};
+    }
+    return run_library(o);
+  }
   if (!o.reference) {
-    throw UsageError{
-        "run: only --reference is available: kiln runs .pt2 programs on its "
-        "reference interpreter"};
+    throw UsageError{"run: " + o.model_path +
+                     " is not a model library; run a .pt2 program on the reference "
+                     "interpreter with --reference, or compile it with kiln compile"};
   }
   frontend::LoadedProgram loaded = frontend::load_program(o.model_path);
   ref::check_supported(loaded.program.graph);  // every missing op named before any work
@@ -82,13 +119,10 @@ int run_command(const std::vector<std::string>& args) {
         ref::value_from_npy(util::read_npy(o.inputs[i]), *user_inputs[i], o.inputs[i]));
   }
   std::vector<ref::RValue> outputs = interpreter.run_user_outputs(inputs);
-  std::filesystem::create_directories(o.out_dir);
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    auto path = std::filesystem::path(o.out_dir) / ("out" + std::to_string(i) + ".npy");
-    util::write_npy(path, ref::npy_from_value(outputs[i], i));
-  }
-  std::cerr << "kiln: wrote " << outputs.size() << " output" << (outputs.size() == 1 ? "" : "s")
-            << " to " << o.out_dir << "\n";
+  std::vector<util::NpyArray> arrays;
+  for (size_t i = 0; i < outputs.size(); ++i)
+    arrays.push_back(ref::npy_from_value(outputs[i], i));
+  write_outputs(o.out_dir, arrays);
   return 0;
 }
 

@@ -10,6 +10,7 @@
 #include "frontend/load.h"
 #include "op_harness.h"
 #include "test_paths.h"
+#include "util/error.h"
 
 namespace kiln::testing {
 namespace {
@@ -143,7 +144,7 @@ TEST(CompiledConcurrency, ThreadsGetSingleThreadedResults) {
           try {
             const auto out = model.run(inputs[k]);
             if (!same_values(out[0], expected[k][0])) ++mismatches;
-          } catch (const Error&) {
+          } catch (const kiln::Error&) {
             ++failures;
           }
         }

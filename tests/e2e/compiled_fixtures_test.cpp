@@ -13,6 +13,7 @@
 #include "passes/stored_tensors.h"
 #include "ref/interpreter.h"
 #include "ref/npy_io.h"
+#include "util/error.h"
 
 namespace kiln::testing {
 namespace {

@@ -1,0 +1,45 @@
+#pragma once
+
+// From generated sources to a model library: the runtime and every translation unit compiled in
+// parallel through the object cache, the weights embedded (or written beside the library), one
+// link, written atomically. The same model and toolchain always give the same bytes.
+
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "codegen/generated_model.h"
+
+namespace kiln::link {
+
+struct LinkOptions {
+  std::filesystem::path output;  // the model .so
+  std::string target_cpu = "x86-64-v3";
+  // Weights in <output>.weights instead of inside the library. Must match the choice the
+  // sources were generated for (CpuBackendOptions::external_weights).
+  bool external_weights = false;
+  std::filesystem::path cache_dir;  // empty: resolve_cache_dir's default
+  int jobs = 0;                     // parallel compiler processes; 0: one per core
+  // When set, receives each compiler command and step timing, one line per call.
+  std::function<void(const std::string&)> log;
+};
+
+struct LinkResult {
+  std::filesystem::path library;
+  std::filesystem::path weights_file;  // empty unless external
+  int objects = 0;                     // translation units linked (sources, runtime, weights)
+  int cache_hits = 0;
+  int cache_misses = 0;
+  double prepare_seconds = 0;  // runtime sources written, cache keys hashed
+  double compile_seconds = 0;  // wall time of the parallel compiles
+  double link_seconds = 0;
+};
+
+// Symbol the generated wrapper reads the embedded weights from (64-byte aligned, read-only).
+inline constexpr const char* kWeightsSymbol = "kiln_weights_blob";
+
+// Throws kiln::Error naming the file whose compile failed (with the compiler's first lines), or
+// the step and path that failed.
+LinkResult build_shared_library(const codegen::GeneratedModel& model, const LinkOptions& options);
+
+}  // namespace kiln::link

@@ -1,4 +1,5 @@
 #include <chrono>
+#include <fstream>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -24,6 +25,7 @@ struct CompileOptions {
   int jobs = 0;
   bool verbose = false;
   std::string model_name;
+  std::string emit_sources;  // a directory to write the generated C++ to
 };
 
 CompileOptions parse(const std::vector<std::string>& args) {
@@ -52,6 +54,8 @@ CompileOptions parse(const std::vector<std::string>& args) {
       o.cache_dir = value();
     } else if (a == "--jobs") {
       o.jobs = parse_count("compile", a, value());
+    } else if (a == "--emit-sources") {
+      o.emit_sources = value();
     } else if (a == "--model") {
       o.model_name = value();
     } else if (a == "--verbose" || a == "-v") {
@@ -115,6 +119,15 @@ int compile_command(const std::vector<std::string>& args) {
   backend.dump = &std::cout;
   backend.on_stage = progress;
   codegen::GeneratedModel model = codegen::generate_cpu_model(loaded, backend);
+
+  if (!o.emit_sources.empty()) {
+    std::filesystem::create_directories(o.emit_sources);
+    for (const auto& src : model.sources) {
+      std::ofstream f(std::filesystem::path(o.emit_sources) / src.name, std::ios::binary);
+      f << src.text;
+      if (!f) throw error("cannot write ", (std::filesystem::path(o.emit_sources) / src.name).string());
+    }
+  }
 
   link::LinkOptions link_options;
   link_options.output = o.output;

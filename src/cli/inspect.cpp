@@ -3,6 +3,8 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+
+#include "codegen/cpu_backend.h"
 #include <set>
 #include <sstream>
 
@@ -282,12 +284,14 @@ void print_text(const Json& r, std::ostream& out) {
 
 int inspect_command(const std::vector<std::string>& args) {
   std::string path, model;
-  bool json = false, ir_text = false;
+  bool json = false, ir_text = false, plan = false;
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--json") {
       json = true;
     } else if (args[i] == "--ir") {
       ir_text = true;
+    } else if (args[i] == "--plan") {
+      plan = true;
     } else if (args[i] == "--model" && i + 1 < args.size()) {
       model = args[++i];
     } else if (!args[i].empty() && args[i][0] == '-') {
@@ -303,6 +307,12 @@ int inspect_command(const std::vector<std::string>& args) {
   frontend::LoadedProgram loaded = frontend::load_program(path, model);
   if (ir_text) {
     std::cout << ir::print(loaded.program);
+    return 0;
+  }
+  if (plan) {
+    // The CPU backend's schedule: kernels with their source ops, fusion groups, externs and
+    // the arena (nothing is compiled).
+    std::cout << codegen::generate_cpu_model(loaded, {}).plan_text;
     return 0;
   }
   Json report = build_report(loaded);

@@ -62,6 +62,71 @@ std::vector<ConstantLayout> build_weights(const frontend::LoadedProgram& loaded,
   return layout;
 }
 
+std::string sizes_text(const std::vector<sym::Expr>& sizes) {
+  std::string out = "[";
+  for (size_t d = 0; d < sizes.size(); ++d) out += (d ? ", " : "") + sizes[d].str();
+  return out + "]";
+}
+
+std::string reduce_name(lower::ReduceOp op) {
+  switch (op) {
+    case lower::ReduceOp::kSum: return "sum";
+    case lower::ReduceOp::kProd: return "prod";
+    case lower::ReduceOp::kMax: return "max";
+    case lower::ReduceOp::kMin: return "min";
+    case lower::ReduceOp::kArgMax: return "argmax";
+    case lower::ReduceOp::kArgMin: return "argmin";
+    case lower::ReduceOp::kAny: return "any";
+    case lower::ReduceOp::kAll: return "all";
+  }
+  return "?";
+}
+
+std::string describe_plan(const lower::Program& program, const schedule::MemoryPlan& plan,
+                          const CompileSummary& summary) {
+  std::string out;
+  out += "steps: " + std::to_string(program.steps.size()) + " (" +
+         std::to_string(summary.kernels) + " kernels, " + std::to_string(summary.externs) +
+         " externs), fused groups: " + std::to_string(summary.fused_groups) + "\n";
+  for (size_t s = 0; s < program.steps.size(); ++s) {
+    const lower::Step& step = program.steps[s];
+    std::vector<lower::BufferId> writes;
+    if (step.kernel) {
+      const lower::Kernel& k = *step.kernel;
+      out += "  " + std::to_string(s) + ". " + k.name + " over " + sizes_text(k.ranges) + ":";
+      for (const lower::Loop& loop : k.loops) {
+        out += " " + (loop.reduce ? reduce_name(*loop.reduce) : std::string("pointwise")) +
+               (loop.ranges.empty() ? "" : sizes_text(loop.ranges));
+        for (const auto& st : loop.stores) writes.push_back(st.buffer);
+      }
+      out += "\n      ops: " + k.comment + "\n";
+    } else {
+      const lower::ExternCall& c = *step.call;
+      out += "  " + std::to_string(s) + ". extern " + c.kind + "\n      ops: " + c.comment + "\n";
+      writes = c.outputs;
+    }
+    std::string w;
+    for (lower::BufferId b : writes) {
+      const lower::Buffer& buf = program.buffers[b];
+      const std::string text = buf.name + " " + std::string(ir::dtype_name(buf.dtype)) + sizes_text(buf.sizes);
+      if (w.find(text) == std::string::npos) w += (w.empty() ? "" : ", ") + text;
+    }
+    out += "      writes: " + w + "\n";
+  }
+  out += "arena: " + plan.total_bytes.str() + " bytes";
+  if (summary.arena_bytes_at_max >= 0) {
+    out += " (" + std::to_string(summary.arena_bytes_at_max) + " at the largest shapes)";
+  }
+  out += ", " + std::to_string(plan.slots.size()) + " slots\n";
+  for (size_t k = 0; k < plan.slots.size(); ++k) {
+    out += "  slot " + std::to_string(k) + " at " + plan.slots[k].offset.str() + ", " +
+           plan.slots[k].bytes.str() + " bytes:";
+    for (lower::BufferId b : plan.slots[k].members) out += " " + program.buffers[b].name;
+    out += "\n";
+  }
+  return out;
+}
+
 }  // namespace
 
 GeneratedModel generate_cpu_model(const frontend::LoadedProgram& input,
@@ -161,6 +226,7 @@ GeneratedModel generate_cpu_model(const frontend::LoadedProgram& input,
     at_max[s] = *it->second.max;
   }
   if (bounded) model.summary.arena_bytes_at_max = plan.total_bytes.eval(at_max);
+  model.plan_text = describe_plan(lowered, plan, model.summary);
   timer.done("codegen");
   return model;
 }

@@ -29,6 +29,9 @@ struct GeneratedModel {
   std::vector<uint8_t> weights;
   uint64_t weights_checksum = 0;  // kiln::rt::weights_checksum(weights)
   CompileSummary summary;
+  // The schedule as text: each step (kernel or extern) with its source ops, iteration space
+  // and loops, then every temp buffer with its arena slot (for `kiln inspect --plan`).
+  std::string plan_text;
 };
 
 }  // namespace kiln::codegen

@@ -61,6 +61,13 @@ int32_t BodyBuilder::add(ScalarNode n) {
   return static_cast<int32_t>(body_.nodes.size() - 1);
 }
 
+void BodyBuilder::note_origin(const std::string& label) {
+  for (const auto& o : origins_) {
+    if (o == label) return;
+  }
+  origins_.push_back(label);
+}
+
 int32_t BodyBuilder::load(BufferId buffer, ir::DType buffer_dtype, const sym::Expr& flat_index) {
   ScalarNode n;
   n.op = ScalarOp::kLoad;

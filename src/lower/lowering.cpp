@@ -15,7 +15,7 @@ namespace {
 // A lazy tensor read by several consumers is computed once into memory when one evaluation
 // costs more than this many scalar nodes; any lazy tensor costing more than kMaxInlineCost is
 // realized, which bounds the size of generated bodies.
-constexpr int kSharedInlineCost = 3;
+constexpr int kSharedInlineCost = 12;
 constexpr int kMaxInlineCost = 160;
 
 std::string c_identifier(std::string_view name) {
@@ -117,6 +117,7 @@ void Lowering::set_output(const ir::Node& node, int i, TensorRef t) {
     throw error("internal: lowering of ", label(node), " gives output ", i, " as ", got,
                 "], but the graph declares ", v.type.str());
   }
+  t.set_origin(label(node));
   values_[outs[i]] = t;
 }
 
@@ -167,6 +168,10 @@ Kernel copy_kernel(const TensorRef& t, BufferId out, ir::DType out_dtype, std::s
   st.value = b.cast(t.load(b, xs), compute_dtype(out_dtype));
   loop.stores.push_back(std::move(st));
   k.loops.push_back(std::move(loop));
+  if (!b.origins().empty()) {
+    k.comment.clear();
+    for (const auto& o : b.origins()) k.comment += (k.comment.empty() ? "" : ", ") + o;
+  }
   return k;
 }
 
@@ -223,6 +228,7 @@ TensorRef Lowering::reduce(const TensorRef& input, const std::vector<int64_t>& d
       }
     }
     red.value = b.cast(input.load(b, in_index), red.accumulate);
+    for (const auto& o : b.origins()) k.comment += ", " + o;
   }
   k.loops.push_back(std::move(red));
 

@@ -47,9 +47,15 @@ class BodyBuilder {
   ir::DType dtype(int32_t node) const { return body_.nodes[node].dtype; }
   Body& body() { return body_; }
 
+  // The graph nodes whose computation was inlined into this body ("aten.exp.default (exp)"),
+  // in first-use order, for the kernel's comment.
+  void note_origin(const std::string& label);
+  const std::vector<std::string>& origins() const { return origins_; }
+
  private:
   int32_t add(ScalarNode n);
   Body& body_;
+  std::vector<std::string> origins_;
 };
 
 using Index = std::vector<sym::Expr>;
@@ -79,6 +85,7 @@ class TensorRef {
   friend class Lowering;
   void mark_realized(BufferId id) const;
   void set_cost(int cost) const;
+  void set_origin(const std::string& label) const;
   struct State;
   std::shared_ptr<State> state_;
 };

@@ -11,6 +11,7 @@ struct TensorRef::State {
   LoadFn load;
   int cost = 0;
   std::optional<BufferId> buffer;
+  std::string origin;  // the graph node that produced it
 };
 
 TensorRef::TensorRef(ir::DType dtype, std::vector<sym::Expr> sizes, LoadFn load, int cost)
@@ -43,12 +44,17 @@ void TensorRef::mark_realized(BufferId id) const {
 
 void TensorRef::set_cost(int cost) const { state_->cost = cost; }
 
+void TensorRef::set_origin(const std::string& label) const {
+  if (state_->origin.empty()) state_->origin = label;
+}
+
 int32_t TensorRef::load(BodyBuilder& b, const Index& index) const {
   if (index.size() != state_->sizes.size()) {
     throw error("internal: a rank-", state_->sizes.size(), " tensor loaded with ", index.size(),
                 " indices");
   }
   if (state_->buffer) return b.load(*state_->buffer, state_->dtype, ravel(index, state_->sizes));
+  if (!state_->origin.empty()) b.note_origin(state_->origin);
   return state_->load(b, index);
 }
 

@@ -7,8 +7,11 @@
 #include <type_traits>
 #include <unordered_map>
 
+#include "ir/graph_edit.h"
+#include "ir/verifier.h"
 #include "ops/args.h"
 #include "ops/op_table.h"
+#include "passes/view_layout.h"
 #include "ref/values.h"
 #include "util/error.h"
 
@@ -119,6 +122,32 @@ std::vector<ref::RValue> run_op(std::string_view target, const TestArgs& args, R
     }
   }
   return results;
+}
+
+OpProgram build_op_program(std::string_view target, const TestArgs& args, bool symbolic) {
+  OneNodeGraph g = build(target, args, symbolic);
+  OpProgram out;
+  ir::ExportedProgram& p = out.program;
+  p.graph = std::move(g.graph);
+  for (const auto& [id, t] : g.tensors) {
+    p.signature.inputs.push_back({ir::InputKind::kUserInput, ir::TensorArg{id}, "", true});
+    out.inputs.push_back(*t);
+    for (const sym::Expr& d : p.graph.values[id].type.sizes) {
+      if (d.is_symbol()) p.ranges[d.name()] = sym::Range{2, std::nullopt};
+    }
+  }
+  ir::CallArgs call;
+  for (const ir::NamedArgument& a : g.node.inputs)
+    call.emplace_back(a.name, a.arg);
+  std::vector<ir::ValueId> outs = ir::append_node(p.graph, target, call, "op");
+  passes::refresh_view_layout(p.graph, p.graph.nodes.back(), p.ranges);
+  for (ir::ValueId id : outs) {
+    if (p.graph.values[id].kind != ir::ValueKind::kTensor) continue;
+    p.graph.outputs.emplace_back(ir::TensorArg{id});
+    p.signature.outputs.push_back({ir::OutputKind::kUserOutput, ir::TensorArg{id}, ""});
+  }
+  ir::verify(p);
+  return out;
 }
 
 ref::Tensor run_op_tensor(std::string_view target, const TestArgs& args, RunOptions options) {

@@ -36,6 +36,16 @@ ref::Tensor run_op_tensor(std::string_view target, const TestArgs& args, RunOpti
 
 const ref::Tensor& as_tensor(const ref::RValue& v);
 
+// The one-node program of run_op as a whole exported program: each tensor argument is a user
+// input (with `symbolic`, every dim > 1 is a symbol d<size> with range [2, inf], equal sizes
+// sharing one), the node's outputs typed by its shape rule, and each tensor it returns a user
+// output. `inputs` are the tensor arguments in signature order.
+struct OpProgram {
+  ir::ExportedProgram program;
+  std::vector<ref::Tensor> inputs;
+};
+OpProgram build_op_program(std::string_view target, const TestArgs& args, bool symbolic);
+
 // Fresh random data: floats uniform in [lo, hi); integers uniform in [lo, hi); bools 50/50.
 ref::Tensor random_tensor(ir::DType dtype, std::vector<int64_t> sizes, std::mt19937& rng,
                           double lo = -2.0, double hi = 2.0);

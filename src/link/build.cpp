@@ -95,7 +95,10 @@ void check_sources(const codegen::GeneratedModel& model) {
 
 std::vector<std::string> common_flags() {
   // IEEE semantics kept: no -ffast-math, so results match the reference interpreter.
-  return {"-std=c++20", "-O3", "-fPIC", "-fopenmp", "-fvisibility=hidden"};
+  // No FMA contraction across ops, so results stay close to eager PyTorch; no errno from
+  // math functions, so sqrt and friends vectorize.
+  return {"-std=c++20", "-O3", "-fPIC", "-fopenmp", "-fvisibility=hidden", "-ffp-contract=off",
+          "-fno-math-errno"};
 }
 
 std::vector<Job> plan_jobs(const codegen::GeneratedModel& model, const LinkOptions& options) {

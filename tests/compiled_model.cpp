@@ -24,6 +24,7 @@ std::filesystem::path compile_model(const frontend::LoadedProgram& loaded,
   lo.output = so_path;
   lo.external_weights = external_weights;
   lo.cache_dir = test_cache_dir();
+  lo.opt_level = "-O1";
   link::build_shared_library(model, lo);
   return so_path;
 }

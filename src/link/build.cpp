@@ -93,21 +93,21 @@ void check_sources(const codegen::GeneratedModel& model) {
   }
 }
 
-std::vector<std::string> common_flags() {
+std::vector<std::string> common_flags(const std::string& opt_level) {
   // IEEE semantics kept: no -ffast-math, so results match the reference interpreter.
   // No FMA contraction across ops, so results stay close to eager PyTorch; no errno from
   // math functions, so sqrt and friends vectorize.
-  return {"-std=c++20", "-O3", "-fPIC", "-fopenmp", "-fvisibility=hidden", "-ffp-contract=off",
+  return {"-std=c++20", opt_level, "-fPIC", "-fopenmp", "-fvisibility=hidden", "-ffp-contract=off",
           "-fno-math-errno"};
 }
 
 std::vector<Job> plan_jobs(const codegen::GeneratedModel& model, const LinkOptions& options) {
-  std::vector<std::string> target = common_flags();
+  std::vector<std::string> target = common_flags(options.opt_level);
   for (auto& f : march_flags(options.target_cpu))
     target.push_back(std::move(f));
   // The runtime checks the CPU's features before any model code runs, so it must itself run on
   // any x86-64; library-style externs only run after that check and get the target's flags.
-  std::vector<std::string> baseline = common_flags();
+  std::vector<std::string> baseline = common_flags("-O3");
   for (auto& f : march_flags("x86-64"))
     baseline.push_back(std::move(f));
 

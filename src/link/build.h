@@ -20,6 +20,9 @@ struct LinkOptions {
   bool external_weights = false;
   std::filesystem::path cache_dir;  // empty: resolve_cache_dir's default
   int jobs = 0;                     // parallel compiler processes; 0: one per core
+  // Optimization of the generated kernels (the runtime is always -O3); tests use -O1 to
+  // compile many models quickly.
+  std::string opt_level = "-O3";
   // When set, receives each compiler command and step timing, one line per call.
   std::function<void(const std::string&)> log;
 };

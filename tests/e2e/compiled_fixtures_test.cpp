@@ -5,6 +5,7 @@
 
 #include <random>
 
+#include "codegen/cpu_backend.h"
 #include "compiled_model.h"
 #include "fixture_models.h"
 #include "frontend/load.h"
@@ -187,6 +188,22 @@ TEST_P(CompiledFixture, MatchesTorchAndReference) {
       expect_close(have, w, dt);
     }
   }
+}
+
+// Reproducible builds: code generation is deterministic for every fixture (the linker's own
+// determinism, from identical sources to identical bytes, is tested in tests/link).
+TEST_P(CompiledFixture, GeneratesIdenticalSourcesTwice) {
+  const FixtureModel& fx = GetParam();
+  const frontend::LoadedProgram loaded = frontend::load_program(fx.dir / "model.pt2");
+  const codegen::GeneratedModel a = codegen::generate_cpu_model(loaded, {});
+  const codegen::GeneratedModel b = codegen::generate_cpu_model(frontend::load_program(fx.dir / "model.pt2"), {});
+  ASSERT_EQ(a.sources.size(), b.sources.size());
+  for (size_t i = 0; i < a.sources.size(); ++i) {
+    EXPECT_EQ(a.sources[i].name, b.sources[i].name);
+    EXPECT_TRUE(a.sources[i].text == b.sources[i].text) << a.sources[i].name << " differs";
+  }
+  EXPECT_TRUE(a.weights == b.weights);
+  EXPECT_EQ(a.weights_checksum, b.weights_checksum);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, CompiledFixture, ::testing::ValuesIn(fixture_models()),

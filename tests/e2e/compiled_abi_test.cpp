@@ -55,7 +55,7 @@ class MultiIoInputs : public ::testing::Test {
 
 TEST_F(MultiIoInputs, GoodInputsRun) {
   const auto out = model_->run(good());
-  EXPECT_EQ(out.size(), 5u);
+  EXPECT_EQ(out.size(), 6u);  // g, pooled, flat, mask, filled, and the SymInt B*N
 }
 
 TEST_F(MultiIoInputs, EveryBadInputIsNamed) {

@@ -2,9 +2,13 @@
 // implicit output when "->" is absent, repeated subscripts within an operand take a diagonal,
 // size-1 dims broadcast against other operands). The reference sums over the whole index
 // space at once; `path` only orders the contractions, so it does not change the result.
+//
+// The decomposition takes diagonals by masking, sums away subscripts no later operand or the
+// output needs, and contracts the operands left to right, one bmm per pair.
 #include <algorithm>
 #include <array>
 
+#include "ops/decompose_util.h"
 #include "ops/nn_util.h"
 
 namespace kiln::ops::nn {
@@ -278,6 +282,197 @@ std::vector<ref::RValue> einsum_ref(const Args& a) {
   return {out};
 }
 
+// ---- Decomposition ----
+
+// An operand being decomposed: its value and the index-space axis of each of its dims.
+struct Operand {
+  ir::ValueId value = -1;
+  std::vector<size_t> axes;
+  bool has(size_t axis) const { return std::find(axes.begin(), axes.end(), axis) != axes.end(); }
+  int64_t dim_of(size_t axis) const {
+    return static_cast<int64_t>(std::find(axes.begin(), axes.end(), axis) - axes.begin());
+  }
+};
+
+// Sums dims away, keeping the operands' dtype (sum would widen integers to int64).
+ir::ValueId sum_dims(Decomposer& d, ir::ValueId v, const std::vector<int64_t>& dims) {
+  if (dims.empty()) return v;
+  return d.emit("aten.sum.dim_IntList", {{"self", tensor_arg(v)},
+                                         {"dim", dims},
+                                         {"keepdim", false},
+                                         {"dtype", ir::ScalarTypeArg{d.dtype(v)}}});
+}
+
+// One subscript twice in an operand (dims d1 < d2): off-diagonal entries masked to 0, then d2
+// summed away, which leaves the diagonal along d1.
+void take_diagonal(Decomposer& d, Operand& o, size_t d1, size_t d2) {
+  ir::SymIntArg n = d.dim(o.value, static_cast<int64_t>(d1));
+  ir::ValueId idx = d.emit("aten.arange.default",
+                           {{"end", int_arg(n)}, {"dtype", ir::ScalarTypeArg{ir::DType::kInt64}}});
+  ir::ValueId eye = d.binary("aten.eq.Tensor", d.unsqueeze(idx, 1), tensor_arg(idx));
+  std::vector<ir::SymIntArg> shape(o.axes.size(), literal(1));
+  shape[d1] = n;
+  shape[d2] = n;
+  ir::ValueId mask = d.reshape(eye, shape);
+  ir::ValueId kept = d.emit(
+      "aten.where.ScalarOther",
+      {{"condition", tensor_arg(mask)}, {"self", tensor_arg(o.value)}, {"other", int64_t{0}}});
+  o.value = sum_dims(d, kept, {static_cast<int64_t>(d2)});
+  o.axes.erase(o.axes.begin() + static_cast<std::ptrdiff_t>(d2));
+}
+
+class EinsumDecomposition {
+ public:
+  EinsumDecomposition(Decomposer& d, std::vector<Operand> ops, std::vector<size_t> out)
+      : d_(d), ops_(std::move(ops)), out_(std::move(out)) {}
+
+  ir::ValueId run() {
+    for (Operand& o : ops_)
+      diagonals(o);
+    Operand acc = drop_unneeded(ops_[0], 1, nullptr);
+    for (size_t i = 1; i < ops_.size(); ++i)
+      acc = contract(acc, drop_unneeded(ops_[i], i + 1, &acc), i + 1);
+    std::vector<int64_t> perm;
+    for (size_t axis : out_)
+      perm.push_back(acc.dim_of(axis));
+    return d_.permute(acc.value, perm);
+  }
+
+ private:
+  Decomposer& d_;
+  std::vector<Operand> ops_;
+  std::vector<size_t> out_;
+
+  void diagonals(Operand& o) {
+    for (size_t i = 0; i < o.axes.size(); ++i) {
+      for (size_t j = i + 1; j < o.axes.size(); ++j) {
+        if (o.axes[i] != o.axes[j]) continue;
+        take_diagonal(d_, o, i, j);
+        --j;
+      }
+    }
+  }
+
+  // Whether the output or an operand from `from` on reads the axis.
+  bool needed(size_t axis, size_t from) const {
+    if (std::find(out_.begin(), out_.end(), axis) != out_.end()) return true;
+    for (size_t i = from; i < ops_.size(); ++i) {
+      if (ops_[i].has(axis)) return true;
+    }
+    return false;
+  }
+
+  // o with the axes nobody after it (nor `other`) reads summed away.
+  Operand drop_unneeded(Operand o, size_t from, const Operand* other) {
+    std::vector<int64_t> dims;
+    Operand kept{o.value, {}};
+    for (size_t k = 0; k < o.axes.size(); ++k) {
+      if (needed(o.axes[k], from) || (other != nullptr && other->has(o.axes[k]))) {
+        kept.axes.push_back(o.axes[k]);
+      } else {
+        dims.push_back(static_cast<int64_t>(k));
+      }
+    }
+    kept.value = sum_dims(d_, o.value, dims);
+    return kept;
+  }
+
+  // An axis's size: the operand's where it is not a broadcast 1.
+  ir::SymIntArg size_of(size_t axis, const Operand& l, const Operand& r) {
+    ir::SymIntArg a = l.has(axis) ? d_.dim(l.value, l.dim_of(axis)) : literal(1);
+    ir::SymIntArg b = r.has(axis) ? d_.dim(r.value, r.dim_of(axis)) : literal(1);
+    return !a.value && a.literal == 1 ? b : a;
+  }
+
+  ir::SymIntArg product(const std::vector<ir::SymIntArg>& sizes) {
+    ir::SymIntArg p = literal(1);
+    for (const ir::SymIntArg& s : sizes)
+      p = d_.mul(p, s);
+    return p;
+  }
+
+  // o's dims in the order of `groups` (each a list of axes), broadcast to `sizes` and merged
+  // into one dim per group.
+  ir::ValueId arrange(const Operand& o, const std::vector<const std::vector<size_t>*>& groups,
+                      const std::map<size_t, ir::SymIntArg>& sizes) {
+    std::vector<int64_t> perm;
+    std::vector<ir::SymIntArg> full, merged;
+    for (const auto* g : groups) {
+      std::vector<ir::SymIntArg> part;
+      for (size_t axis : *g) {
+        perm.push_back(o.dim_of(axis));
+        full.push_back(sizes.at(axis));
+        part.push_back(sizes.at(axis));
+      }
+      merged.push_back(product(part));
+    }
+    return d_.reshape(d_.expand(d_.permute(o.value, perm), full), merged);
+  }
+
+  // l x r as one bmm: [batch, l-only, contracted] x [batch, contracted, r-only].
+  Operand contract(const Operand& l, const Operand& r, size_t from) {
+    std::vector<size_t> batch, contracted, lo, ro;
+    for (size_t axis : l.axes) {
+      if (!r.has(axis)) {
+        lo.push_back(axis);
+      } else if (needed(axis, from)) {
+        batch.push_back(axis);
+      } else {
+        contracted.push_back(axis);
+      }
+    }
+    for (size_t axis : r.axes) {
+      if (!l.has(axis)) ro.push_back(axis);
+    }
+    std::map<size_t, ir::SymIntArg> sizes;
+    for (const auto* g : {&batch, &contracted, &lo, &ro}) {
+      for (size_t axis : *g)
+        sizes.emplace(axis, size_of(axis, l, r));
+    }
+    ir::ValueId x = arrange(l, {&batch, &lo, &contracted}, sizes);
+    ir::ValueId y = arrange(r, {&batch, &contracted, &ro}, sizes);
+    ir::ValueId p = d_.emit("aten.bmm.default", {{"self", tensor_arg(x)}, {"mat2", tensor_arg(y)}});
+    Operand out;
+    std::vector<ir::SymIntArg> shape;
+    for (const auto* g : {&batch, &lo, &ro}) {
+      for (size_t axis : *g) {
+        out.axes.push_back(axis);
+        shape.push_back(sizes.at(axis));
+      }
+    }
+    out.value = d_.reshape(p, shape);
+    return out;
+  }
+};
+
+std::vector<ir::ValueId> einsum_decompose(Decomposer& d, const Args& a) {
+  std::vector<std::optional<ir::TensorType>> types;
+  std::vector<ir::ValueId> ids;
+  for (const auto& id : a.tensor_ids("tensors")) {
+    if (!id) a.fail("einsum(): an operand is None");
+    ids.push_back(*id);
+    types.emplace_back(d.type(*id));
+  }
+  Plan p = plan(a, types);
+  std::vector<Operand> ops;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const Term& t = p.eq.inputs[i];
+    size_t ell = p.ell_count[i];
+    Operand o{ids[i], {}};
+    for (size_t j = 0; j <= t.labels.size(); ++j) {
+      if (t.ellipsis_at == static_cast<int>(j)) {
+        for (size_t e = 0; e < ell; ++e)
+          o.axes.push_back(p.ell_rank - ell + e);
+      }
+      if (j < t.labels.size()) o.axes.push_back(p.ell_rank + static_cast<size_t>(t.labels[j]));
+    }
+    ops.push_back(std::move(o));
+  }
+  return {EinsumDecomposition(d, std::move(ops), output_axes(p)).run()};
+}
+
+const Decomposition kDecompositions[] = {{"aten.einsum.default", einsum_decompose}};
+
 const OpDef kOps[] = {
     {"aten.einsum.default", "einsum(str equation, Tensor[] tensors, *, int[]? path=None) -> Tensor",
      einsum_shape, einsum_ref},
@@ -290,3 +485,11 @@ std::span<const OpDef> einsum_ops() {
 }
 
 }  // namespace kiln::ops::nn
+
+namespace kiln::ops {
+
+std::span<const Decomposition> einsum_decompositions() {
+  return nn::kDecompositions;
+}
+
+}  // namespace kiln::ops

@@ -5,11 +5,32 @@
 #include <unordered_map>
 #include <vector>
 
+#include "ops/decompose_util.h"
 #include "ops/families.h"
 #include "util/error.h"
 
 namespace kiln::ops {
 namespace {
+
+// Points each composite op's entry at its decomposition. A decomposition of an op the table
+// lacks, or two for one op, is a bug found at start.
+void attach_decompositions(std::vector<OpDef>& ops) {
+  for (auto family : {gemm_decompositions(), einsum_decompositions(), reduction_decompositions(),
+                      norm_decompositions(), nn_decompositions(), pointwise_decompositions(),
+                      shape_decompositions()}) {
+    for (const Decomposition& d : family) {
+      auto it = std::lower_bound(ops.begin(), ops.end(), d.target,
+                                 [](const OpDef& op, std::string_view t) { return op.target < t; });
+      if (it == ops.end() || it->target != d.target) {
+        throw error("op table: a decomposition names ", d.target, ", which the table lacks");
+      }
+      if (it->decompose != nullptr) {
+        throw error("op table: ", d.target, " has two decompositions");
+      }
+      it->decompose = d.fn;
+    }
+  }
+}
 
 // All families' entries, sorted by target. A target declared twice is a bug found at start.
 const std::vector<OpDef>& table() {
@@ -24,6 +45,7 @@ const std::vector<OpDef>& table() {
         throw error("op table: ", all[i].target, " is declared twice");
       }
     }
+    attach_decompositions(all);
     return all;
   }();
   return ops;

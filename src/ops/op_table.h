@@ -14,6 +14,7 @@
 namespace kiln::ops {
 
 class Args;
+class Decomposer;
 
 // The type of one value an op produces: a tensor type, or a SymInt/SymBool expression.
 struct OutType {
@@ -35,6 +36,10 @@ struct OutType {
 // element of a returned list (split, unbind, chunk).
 using ShapeFn = std::vector<OutType> (*)(const Args& args);
 using RefFn = std::vector<ref::RValue> (*)(const Args& args);
+// Rewrites a node into primitive ops: appends the replacement nodes through the Decomposer
+// (decompose_util.h) and returns one value per output of the op's shape rule, each of the same
+// dtype and sizes as the output it replaces. `args` is bound to d.node().
+using DecomposeFn = std::vector<ir::ValueId> (*)(Decomposer& d, const Args& args);
 
 // One supported op. Each is declared once, in the table of its family (src/ops/<family>.cpp),
 // and every stage that handles ops finds it here.
@@ -48,6 +53,10 @@ struct OpDef {
   std::string_view functional = {};
   // A view op (view, permute, slice, ...): its output aliases its first tensor argument.
   bool is_view = false;
+  // A composite op (linear, softmax, layer_norm, ...): its decomposition into primitive ops,
+  // which passes::decompose applies. Null for the primitive ops the backend lowers directly.
+  // Set from the decomposition tables (decompose_*.cpp) when the op table is built.
+  DecomposeFn decompose = nullptr;
 
   const OpSchema& parsed_schema() const;  // parsed once, on first use
 };

@@ -24,6 +24,12 @@ void functionalize(ir::ExportedProgram& program);
 // copies (clone, contiguous, ...), casts to the same dtype, shape-preserving views.
 void drop_noops(ir::ExportedProgram& program);
 
+// Replaces every node of a composite op (linear, matmul, softmax, layer_norm, sdpa, ...) by
+// the primitive ops its OpDef::decompose emits, repeatedly, until only primitive ops remain.
+// In-place ops have no decompositions, so it runs after functionalize; subgraphs of
+// higher-order ops are not entered.
+void decompose(ir::ExportedProgram& program);
+
 // Marks each view op's output as an index map over its root buffer (Value::view_of), with
 // strides and storage offset in the root's elements; reshapes no layout can express read a
 // contiguous clone instead.

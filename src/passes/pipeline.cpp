@@ -9,6 +9,7 @@ constexpr PassInfo kPipeline[] = {
     {"inline_higher_order", inline_higher_order},
     {"functionalize", functionalize},
     {"drop_noops", drop_noops},
+    {"decompose", decompose},
     {"resolve_views", resolve_views},
     {"fold_constants", fold_constants},
     {"eliminate_dead_code", eliminate_dead_code},

@@ -131,13 +131,17 @@ TEST_P(PassesOnFixture, EachPassKeepsTheComputation) {
     // A pass that changed only layouts cannot change the interpreter's results; the large
     // models are slow to interpret, so those runs are skipped.
     bool establishes = pass.name == "functionalize";
+    // decompose computes composite ops as primitive ones, each rounding to its dtype: results
+    // agree within float tolerance, and become the baseline for the passes after it.
+    const bool rounds = pass.name == "decompose";
     if (!establishes && computation_text(p) == computed_before) continue;
     if (!functional && !establishes && in_place) continue;
     for (size_t c = 0; c < inputs.size(); ++c) {
       SCOPED_TRACE("shape " + std::to_string(c));
       std::vector<ref::RValue> got = run_all(p, inputs[c], passes::stored_tensors(loaded, p));
       if (functional) {
-        EXPECT_TRUE(same_outputs(got, want[c]));
+        EXPECT_TRUE(same_outputs(got, want[c], rounds ? 1e-5 : 0));
+        if (rounds) want[c] = std::move(got);
         continue;
       }
       if (!in_place) {

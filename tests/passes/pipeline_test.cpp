@@ -15,7 +15,7 @@ TEST(Pipeline, RunsThePassesInOrderAndFindsThemByName) {
     names.emplace_back(p.name);
   EXPECT_EQ(names,
             (std::vector<std::string>{"inline_higher_order", "functionalize", "drop_noops",
-                                      "resolve_views", "fold_constants", "eliminate_dead_code"}));
+                                      "decompose", "resolve_views", "fold_constants", "eliminate_dead_code"}));
   ASSERT_NE(passes::find_pass("resolve_views"), nullptr);
   EXPECT_EQ(passes::find_pass("resolve_views")->run, &passes::resolve_views);
   EXPECT_EQ(passes::find_pass("no_such_pass"), nullptr);

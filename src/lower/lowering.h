@@ -124,8 +124,8 @@ class Lowering {
   // scalar nodes one evaluation emits beyond its inputs' loads.
   TensorRef pointwise(ir::DType dtype, std::vector<sym::Expr> sizes, LoadFn fn, int cost = 1);
   // A reduction over `dims` of `input` (kept as size-1 when keepdim), realized in a new
-  // buffer. `value` maps the input's loaded scalar before combining (nullptr: identity).
-  // Arg reductions give int64 indices along the single reduced dim.
+  // buffer; map the input first with pointwise() to reduce a function of it. Arg reductions
+  // give int64 indices (row-major over the reduced dims).
   TensorRef reduce(const TensorRef& input, const std::vector<int64_t>& dims, bool keepdim,
                    ReduceOp op, ir::DType out_dtype, const std::string& comment);
   // Computes a lazy tensor into a new temp buffer (no-op when realized); returns its buffer.

@@ -52,7 +52,9 @@ F resolve(void* handle, const char* name) {
 
 CompiledModel::CompiledModel(const std::filesystem::path& so_path, int runners)
     : api_(std::make_unique<Api>()) {
-  handle_ = dlopen(so_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  // RTLD_NODELETE: the library's OpenMP worker threads outlive dlclose, so its code stays
+  // mapped.
+  handle_ = dlopen(so_path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (!handle_) throw error("dlopen ", so_path.string(), ": ", dlerror());
   api_->create = resolve<decltype(api_->create)>(handle_, "kiln_container_create");
   api_->destroy = resolve<decltype(api_->destroy)>(handle_, "kiln_container_delete");

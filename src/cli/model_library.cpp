@@ -83,7 +83,9 @@ bool is_elf_file(const std::string& path) {
 ModelLibrary::ModelLibrary(const std::string& path) : path_(path) {
   // A path without a slash would be searched in the library path instead of opened.
   std::string open_path = path.find('/') == std::string::npos ? "./" + path : path;
-  handle_ = ::dlopen(open_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  // RTLD_NODELETE: the library's OpenMP worker threads outlive dlclose, so its code stays
+  // mapped.
+  handle_ = ::dlopen(open_path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (handle_ == nullptr) {
     const char* why = ::dlerror();
     throw error("cannot load the model library ", path, ": ", why != nullptr ? why : "unknown");

@@ -8,6 +8,7 @@
 #include <new>
 
 #include "frontend/deserialize_impl.h"
+#include "frontend/json_depth.h"
 #include "ir/verifier.h"
 
 namespace kiln::frontend {
@@ -392,6 +393,7 @@ ir::Graph read_graph(Context& ctx, const Json& j, const std::vector<std::string>
 
 ir::ExportedProgram deserialize_program(std::string_view json_text, std::string_view source_name) {
   Context ctx(source_name);
+  check_json_depth(json_text, source_name);
   Json root;
   try {
     root = Json::parse(json_text);

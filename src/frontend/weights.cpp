@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "frontend/json_depth.h"
 #include "frontend/zip_archive.h"
 #include "util/error.h"
 #include "util/float_formats.h"
@@ -109,9 +110,10 @@ void check_extent(WeightTensor& w, const Context& ctx) {
     }
   }
   int64_t nbytes = 0, needed = 0;
-  if (__builtin_mul_overflow(numel, esize, &nbytes) ||
-      __builtin_mul_overflow(last + 1, esize, &needed)) {
-    throw ctx.fail("tensor of sizes ", join(w.sizes), " is too large");
+  if (__builtin_mul_overflow(numel, esize, &nbytes) || __builtin_add_overflow(last, 1, &needed) ||
+      __builtin_mul_overflow(needed, esize, &needed)) {
+    throw ctx.fail("tensor of sizes ", join(w.sizes), ", strides ", join(w.strides),
+                   " and storage_offset ", w.storage_offset, " is too large");
   }
   const uint64_t have = w.storage.size();
   if (have % static_cast<uint64_t>(esize) != 0) {
@@ -312,9 +314,11 @@ std::vector<WeightTensor> read_payload_config(const ZipArchive& zip,
   std::vector<WeightTensor> out;
   if (!zip.contains(config_entry)) return out;
   const std::string archive = zip.path().string();
+  const std::string_view text = zip.read_text(config_entry);
+  check_json_depth(text, archive + ": " + config_entry);
   Json doc;
   try {
-    doc = Json::parse(zip.read_text(config_entry));
+    doc = Json::parse(text);
   } catch (const Json::exception& e) {
     throw error(archive, ": ", config_entry, " is not valid JSON: ", e.what());
   }

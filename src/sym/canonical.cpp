@@ -161,7 +161,9 @@ Expr make_minmax(Op op, std::vector<Expr> args) {
       constant = !constant ? v : (is_min ? std::min(*constant, v) : std::max(*constant, v));
       continue;
     }
-    auto [rest, offset] = split_offset(e);
+    const auto split = split_offset(e);
+    const Expr& rest = split.first;
+    const int64_t offset = split.second;
     auto it =
         std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == rest; });
     if (it == groups.end()) {

@@ -3,10 +3,14 @@
 // "(", in either form, and infix operators follow Python's precedence. Each head maps to the
 // canonical constructors, so the result is canonical whichever spelling it came from.
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <limits>
 #include <sstream>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "sym/expr_node.h"
 
@@ -49,6 +53,18 @@ constexpr BinaryOp kBinaryOps[] = {
     {"&", 3},  {"+", 4},  {"-", 4}, {"*", 5},  {"/", 5}, {"//", 5}, {"%", 5},
 };
 constexpr int kPrecCompare = 1;
+
+// Products of sums are multiplied out (the canonical form is a sum of monomials) and powers
+// are expanded into products, so a short text can ask for exponentially many terms,
+// "(s0 + s1)*(s2 + s3)*...", or for huge monomials, "((s0**256)**16)**16". Past these sizes,
+// far beyond what exports hold, such expansions are refused.
+constexpr uint64_t kMaxExpandedTerms = 4096;
+constexpr uint64_t kMaxFactors = 4096;
+constexpr uint64_t kMaxExpandedSize = uint64_t{1} << 16;  // terms * (factors + 1)
+// Subtrees are shared, but printing, evaluating and bounding walk the tree, so a subtree used
+// twice per level (nested Abs(), a FloorDiv multiplied by sums level after level) would be
+// written out exponentially long. The tree an expression stands for is capped too.
+constexpr uint64_t kMaxTreeSize = uint64_t{1} << 16;
 
 constexpr std::string_view kPrefix = "cannot parse symbolic expression";
 
@@ -184,6 +200,10 @@ class Parser {
     Value lhs = parse_unary();
     while (const BinaryOp* op = peek_binary()) {
       if (op->prec < min_prec) break;
+      if (op->text == "+" || op->text == "-" || op->text == "*") {
+        lhs = parse_chain(lhs);
+        continue;
+      }
       const size_t pos = tok_.pos;
       const std::string_view text = op->text;
       advance();
@@ -194,6 +214,102 @@ class Parser {
       }
     }
     return lhs;
+  }
+
+  // A run of "+" and "-" (or of "*") operands, built by one n-ary constructor: folding them
+  // pairwise re-canonicalizes the growing sum at every step, quadratic in the run's length.
+  // "/", "//" and "%" end a run of products, so left associativity is kept.
+  [[gnu::noinline]] Value parse_chain(const Value& first) {
+    const size_t pos = tok_.pos;
+    const bool additive = tok_.text != "*";
+    const std::string_view what = "an operand of a binary operator";
+    std::vector<Expr> operands{as_int(first, what)};
+    while (const BinaryOp* op = peek_binary()) {
+      if (additive ? op->text != "+" && op->text != "-" : op->text != "*") break;
+      const size_t at = tok_.pos;
+      const bool negate = op->text == "-";
+      advance();
+      const Expr rhs = as_int(parse_expr(op->prec + 1), what);
+      try {
+        operands.push_back(negate ? -rhs : rhs);
+      } catch (const Error& e) {
+        fail(at, e.what());
+      }
+    }
+    if (!additive) check_product(operands, pos);
+    Expr result;
+    try {
+      result =
+          additive ? detail::make_add(std::move(operands)) : detail::make_mul(std::move(operands));
+    } catch (const Error& e) {
+      fail(pos, e.what());
+    }
+    return int_value(std::move(result), pos);
+  }
+
+  // Bounds of a canonical form's size: the terms of a sum, the factors of its largest monomial
+  // (a power is that many factors), and terms * (factors + 1) as a measure of the whole.
+  struct ExprSize {
+    uint64_t terms = 1;
+    uint64_t factors = 0;
+    uint64_t total() const { return terms * (factors + 1); }
+  };
+
+  static ExprSize size_of(const Expr& e) {
+    auto factors = [](const Expr& t) -> uint64_t {
+      return t.op() == Op::kMul ? t.args().size() : t.is_const() ? 0 : 1;
+    };
+    if (e.op() != Op::kAdd) return {1, factors(e)};
+    ExprSize size{e.args().size(), 0};
+    for (const Expr& t : e.args())
+      size.factors = std::max(size.factors, factors(t));
+    return size;
+  }
+
+  // Refuses a product or power whose multiplied-out form would pass the limits. Only growth
+  // counts: multiplying one long sum by a constant costs what the text already holds.
+  void check_expansion(const ExprSize& result, uint64_t operands_total, bool several_sums,
+                       std::string_view what, size_t pos) const {
+    if (several_sums && result.terms > kMaxExpandedTerms) {
+      failf(pos, "multiplying out this ", what, " gives more than ", kMaxExpandedTerms, " terms");
+    }
+    if (result.factors > kMaxFactors) {
+      failf(pos, "this ", what, " has more than ", kMaxFactors, " factors");
+    }
+    if (result.total() > kMaxExpandedSize && result.total() > operands_total) {
+      failf(pos, "multiplying out this ", what, " gives more than ", kMaxExpandedSize,
+            " factors in all");
+    }
+  }
+
+  void check_product(const std::vector<Expr>& operands, size_t pos) const {
+    ExprSize result;
+    uint64_t operands_total = 0;
+    int sums = 0;
+    for (const Expr& e : operands) {
+      const ExprSize size = size_of(e);
+      sums += size.terms > 1;
+      result.terms *= size.terms;
+      result.factors += size.factors;
+      operands_total += size.total();
+      check_expansion(result, operands_total, sums > 1, "product", pos);
+    }
+  }
+
+  // (a sum of t terms)**k has at most C(k + t - 1, t - 1) terms, each of k times the factors.
+  void check_power(const Expr& base, int64_t exponent, size_t pos) const {
+    if (exponent < 2) return;
+    const ExprSize size = size_of(base);
+    const auto k = static_cast<uint64_t>(exponent);
+    if (size.factors > 0 && k > kMaxFactors / size.factors) {
+      failf(pos, "this power has more than ", kMaxFactors, " factors");
+    }
+    ExprSize result{1, k * size.factors};
+    for (uint64_t i = 1; i < size.terms; ++i) {
+      result.terms = result.terms * (k + i) / i;  // C(k + i, i), exact; k <= kMaxFactors here
+      check_expansion(result, size.total(), true, "power", pos);
+    }
+    check_expansion(result, size.total(), true, "power", pos);
   }
 
   Value parse_unary() {
@@ -236,6 +352,7 @@ class Parser {
     if (!exp.is_const() || exp.value() < 0) {
       failf(pos, "only constant non-negative integer exponents are supported, got ", exp.str());
     }
+    check_power(base, exp.value(), pos);
     return pow(base, exp.value());
   }
 
@@ -317,9 +434,6 @@ class Parser {
     const Expr a = as_int(lhs, what);
     const Expr b = as_int(rhs, what);
     try {
-      if (op == "+") return int_value(a + b, pos);
-      if (op == "-") return int_value(a - b, pos);
-      if (op == "*") return int_value(a * b, pos);
       if (op == "//") return int_value(floor_div(a, b), pos);
       if (op == "%") return int_value(mod(a, b), pos);
       if (op == "==") return int_value(eq(a, b), pos);
@@ -331,6 +445,7 @@ class Parser {
       if (op == "&") return int_value(logical_and(a, b), pos);
       if (op == "|") return int_value(logical_or(a, b), pos);
     } catch (const Error& e) {
+      if (std::string_view(e.what()).starts_with(kPrefix)) throw;
       fail(pos, e.what());
     }
     fail(pos, "unsupported operator '" + std::string(op) + "'");
@@ -413,7 +528,11 @@ class Parser {
       return int_value(v, pos);
     }
     if (head == "Add") return int_value(detail::make_add(all()), pos);
-    if (head == "Mul") return int_value(detail::make_mul(all()), pos);
+    if (head == "Mul") {
+      std::vector<Expr> factors = all();
+      check_product(factors, pos);
+      return int_value(detail::make_mul(std::move(factors)), pos);
+    }
     if (head == "Pow" || head == "PowByNatural") {
       count(2, 2);
       return int_value(make_pow(arg(0), arg(1), pos), pos);
@@ -506,11 +625,26 @@ class Parser {
 
   // --- values ------------------------------------------------------------------------------
 
-  static Value int_value(Expr e, size_t pos) {
+  Value int_value(Expr e, size_t pos) {
+    if (tree_size(e) > kMaxTreeSize) {
+      failf(pos, "the expression grows to more than ", kMaxTreeSize, " nodes when written out");
+    }
     Value v;
     v.expr = std::move(e);
     v.pos = pos;
     return v;
+  }
+
+  // Nodes of `e` as a tree, saturating past the limit. Each node is counted once: the map
+  // keeps the nodes it names alive, so their addresses stay unique while parsing.
+  uint64_t tree_size(const Expr& e) {
+    auto it = tree_sizes_.find(e.node());
+    if (it != tree_sizes_.end()) return it->second.second;
+    uint64_t n = 1;
+    for (const Expr& a : e.args())
+      n = std::min(n + tree_size(a), kMaxTreeSize + 1);
+    tree_sizes_.emplace(e.node(), std::pair{e, n});
+    return n;
   }
 
   Expr as_int(const Value& v, std::string_view where) const {
@@ -529,6 +663,7 @@ class Parser {
   size_t at_ = 0;  // lexer position after tok_
   Token tok_;
   int depth_ = 0;
+  std::unordered_map<const ExprNode*, std::pair<Expr, uint64_t>> tree_sizes_;
 };
 
 }  // namespace

@@ -136,12 +136,18 @@ NpyArray parse_npy(std::span<const std::byte> bytes, const std::string& name) {
   a.shape = parse_shape(header_value(header, "shape", name), name);
 
   const size_t esize = ir::dtype_size(a.dtype);
+  // NpyArray::numel() multiplies the dims in int64 in order, so the product of the nonzero
+  // dims must fit too: a 0 after huge dims would overflow on the way to an empty array.
+  constexpr auto kMaxBytes = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  uint64_t nonzero = 1;
   size_t count = 1;
   for (int64_t s : a.shape) {
-    if (s != 0 && count > std::numeric_limits<size_t>::max() / esize / static_cast<size_t>(s)) {
+    const auto dim = static_cast<uint64_t>(s);  // parse_shape reads digits only: s >= 0
+    if (dim != 0 && nonzero > kMaxBytes / esize / dim) {
       throw error(name, ": .npy shape is too large");
     }
-    count *= static_cast<size_t>(s);
+    nonzero *= dim != 0 ? dim : 1;
+    count *= static_cast<size_t>(dim);
   }
   size_t data_start = header_start + header_len;
   if (bytes.size() - data_start < count * esize) {

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "archive_test_support.h"
@@ -411,6 +412,37 @@ TEST_F(ArchiveBadWeights, MalformedConfig) {
                          {"dtype": 7, "sizes": [{"as_int": "one"}], "strides": [{"as_int": 1}]}}}})")
                 .write(dir / "d.pt2");
   EXPECT_KILN_ERROR(Pt2Archive{p4}, p4.string(), "'w'", "sizes is not an integer");
+}
+
+// The furthest element's index plus one overflowed for a storage_offset of INT64_MAX (found
+// while fuzzing the archive reader).
+TEST_F(ArchiveBadWeights, OffsetAtInt64Max) {
+  FakeTensor t{"v", "weight_0", {}, {}};
+  t.storage_offset = std::numeric_limits<int64_t>::max();
+  auto p = write({t});
+  EXPECT_KILN_ERROR(Pt2Archive{p}, p.string(), "'v'", "too large",
+                    "storage_offset 9223372036854775807");
+  t.sizes = {3};
+  t.strides = {2};
+  t.storage_offset = std::numeric_limits<int64_t>::max() - 4;
+  p = write({t});
+  EXPECT_KILN_ERROR(Pt2Archive{p}, p.string(), "'v'", "too large");
+}
+
+// Printing a config value in an error message recursed once per nesting level (found while
+// fuzzing the archive reader); nesting is refused before parsing.
+TEST_F(ArchiveBadWeights, DeeplyNestedConfig) {
+  auto dir = fresh_temp_dir("badweights");
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  auto p = Pt2Builder()
+               .file("data/weights/weight_0", raw<float>({1}))
+               .file("data/weights/model_weights_config.json",
+                     R"({"config": {"w": {"path_name": "weight_0", "tensor_meta": {"dtype": 7,
+                        "sizes": [{"as_int": )" +
+                         deep + R"(}], "strides": [{"as_int": 1}]}}}})")
+               .write(dir / "deep.pt2");
+  EXPECT_KILN_ERROR(Pt2Archive{p}, p.string(), "model_weights_config.json",
+                    "nests deeper than 512 levels");
 }
 
 }  // namespace

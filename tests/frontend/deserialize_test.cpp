@@ -635,6 +635,35 @@ TEST(DeserializeErrors, MutatedDocumentsOnlyThrowKilnErrors) {
   EXPECT_GT(errors, runs / 2);
 }
 
+// Nesting is bounded before parsing: printing node metadata or an error message recursed once
+// per level, so 100k levels of '[' exhausted the stack (found while fuzzing the reader).
+TEST(DeserializeErrors, DeepNestingIsRefused) {
+  // The everything program with `value` spliced in as raw JSON text at `pointer`.
+  auto with_raw = [](const std::string& pointer, const std::string& value) {
+    json p = everything_program();
+    p[json::json_pointer(pointer)] = "@RAW@";
+    std::string text = p.dump();
+    text.replace(text.find("\"@RAW@\""), 7, value);
+    return text;
+  };
+  const std::string meta = "/graph_module/graph/nodes/0/metadata/deep";
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  expect_error(with_raw(meta, deep), {"JSON nests deeper than 512 levels", "at byte"});
+  // A field whose error message prints the offending value.
+  expect_error(with_raw("/graph_module/graph/nodes/0/inputs/1/arg/as_int", deep),
+               {"JSON nests deeper than 512 levels"});
+  expect_error(std::string(600, '{'), {"JSON nests deeper than 512 levels"});
+
+  // Within the limit the document is read; brackets inside strings (escaped quotes included)
+  // do not count.
+  const std::string ok = std::string(400, '[') + std::string(400, ']');
+  ir::ExportedProgram p = deserialize_program(with_raw(meta, ok), "ok.json");
+  EXPECT_EQ(p.graph.nodes[0].metadata.at("deep"), ok);
+  const std::string brackets = "\"\\\"" + std::string(1000, '[') + "\"";
+  p = deserialize_program(with_raw(meta, brackets), "ok.json");
+  EXPECT_EQ(p.graph.nodes[0].metadata.at("deep"), "\"" + std::string(1000, '['));
+}
+
 TEST(Deserialize, NormalizeTarget) {
   EXPECT_EQ(normalize_target("torch.ops.aten.linear.default"), "aten.linear.default");
   EXPECT_EQ(normalize_target("torch.ops.higher_order.cond"), "higher_order.cond");

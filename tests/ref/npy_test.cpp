@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "op_harness.h"
@@ -83,6 +84,47 @@ TEST(Npy, RefusesBadFilesWithTheirName) {
   complex[at + 1] = std::byte{'c'};
   expect_error(complex, "complex");
   EXPECT_THROW(util::read_npy(fresh_temp_dir("npy") / "missing.npy"), Error);
+}
+
+// A zero dim after huge ones passed the size check, and numel() then overflowed int64 while
+// multiplying the dims (found by fuzzing).
+TEST(Npy, RefusesShapesWhoseDimsOverflow) {
+  auto with_shape = [](const std::string& shape) {
+    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+    header.append(64 - (10 + header.size() + 1) % 64, ' ');
+    header += '\n';
+    std::vector<std::byte> bytes(10 + header.size());
+    const unsigned char magic[] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
+    std::memcpy(bytes.data(), magic, 8);
+    bytes[8] = std::byte{static_cast<unsigned char>(header.size() & 0xFF)};
+    bytes[9] = std::byte{static_cast<unsigned char>(header.size() >> 8)};
+    std::memcpy(bytes.data() + 10, header.data(), header.size());
+    return bytes;
+  };
+  for (const char* shape :
+       {"(5, 7009, 4900, 4979, 490, 497, 9, 9, 0)", "(4294967296, 4294967296, 0)",
+        "(2305843009213693952, 0)", "(3037000500, 3037000500)"}) {
+    try {
+      util::parse_npy(with_shape(shape), "huge.npy");
+      ADD_FAILURE() << "no error for shape " << shape;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("huge.npy: .npy shape is too large"), std::string::npos)
+          << e.what();
+    }
+  }
+  // Empty arrays with ordinary dims are fine, whatever their order.
+  std::mt19937 rng(17);
+  for (int i = 0; i < 20; ++i) {
+    std::vector<int64_t> dims = {static_cast<int64_t>(rng() % 5000), 0,
+                                 static_cast<int64_t>(rng() % 5000)};
+    std::shuffle(dims.begin(), dims.end(), rng);
+    const std::string shape = "(" + std::to_string(dims[0]) + ", " + std::to_string(dims[1]) +
+                              ", " + std::to_string(dims[2]) + ")";
+    util::NpyArray a = util::parse_npy(with_shape(shape), "empty.npy");
+    EXPECT_EQ(a.shape, dims);
+    EXPECT_EQ(a.numel(), 0);
+    EXPECT_TRUE(a.data.empty());
+  }
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "random_tree.h"
 #include "sym/expr.h"
 #include "util/error.h"
@@ -228,6 +230,129 @@ TEST(ParseTest, RandomTreesParseInBothSpellings) {
     ++parsed;
   }
   EXPECT_GT(parsed, 1500);
+}
+
+// Runs of "+", "-" and "*" are built by one n-ary constructor; the result must be what pairwise,
+// left-associative construction with Python's precedence gives.
+TEST(ParseTest, LongRunsMatchPairwiseConstruction) {
+  std::mt19937_64 rng(2024);
+  const Expr syms[] = {s0, s1, s17, s77};
+  auto operand = [&](std::string& text) -> Expr {
+    if (rng() % 3 == 0) {
+      const Expr& s = syms[rng() % std::size(syms)];
+      text += s.name();
+      return s;
+    }
+    const int64_t v = static_cast<int64_t>(rng() % 19) - 9;
+    text += v < 0 ? "(" + std::to_string(v) + ")" : std::to_string(v);
+    return v;
+  };
+  int compared = 0;
+  for (int run = 0; run < 300; ++run) {
+    std::string text;
+    Expr total = 0, term = operand(text);
+    bool negative = false;  // the sign in front of `term`
+    const int length = 1 + static_cast<int>(rng() % 40);
+    bool overflow = false;  // long constant products leave int64; the parser must refuse too
+    for (int i = 0; i < length; ++i) {
+      const char* ops[] = {" + ", " - ", "*", "//", " % "};
+      const std::string op = ops[rng() % std::size(ops)];
+      text += op;
+      if (op == "*") {
+        const Expr factor = operand(text);
+        try {
+          term = term * factor;
+        } catch (const Error&) {
+          overflow = true;
+        }
+      } else if (op == "//" || op == " % ") {
+        const int64_t d = 2 + static_cast<int64_t>(rng() % 4);
+        text += std::to_string(d);
+        term = op == "//" ? floor_div(term, d) : mod(term, d);
+      } else {
+        total = negative ? total - term : total + term;
+        negative = op == " - ";
+        term = operand(text);
+      }
+    }
+    if (overflow) {
+      EXPECT_THROW(parse(text), Error) << text;
+      continue;
+    }
+    total = negative ? total - term : total + term;
+    ASSERT_EQ(parse(text), total) << text;
+    ++compared;
+  }
+  EXPECT_GT(compared, 200);
+}
+
+// Pairwise folding re-canonicalized the growing sum or product at every operand, quadratic in
+// the run (a 4096-symbol sum took most of a minute); one n-ary constructor is near linear.
+TEST(ParseTest, LongRunsOfDistinctSymbols) {
+  std::string infix, srepr = "Add(";
+  for (int i = 0; i < 20000; ++i) {
+    const std::string s = "s" + std::to_string(i);
+    infix += (i ? (i % 3 ? " + " : " - ") : "") + s;
+    srepr += (i ? (i % 3 ? ", " : ", -") : "") + s;
+  }
+  EXPECT_EQ(parse(infix), parse(srepr + ")"));
+  std::string product = "u0", factors = "Mul(u0";
+  for (int i = 1; i < 3000; ++i) {
+    product += "*u" + std::to_string(i % 50);
+    factors += ", u" + std::to_string(i % 50);
+  }
+  EXPECT_EQ(parse(product), parse(factors + ")"));
+}
+
+// Products of sums are multiplied out and powers expanded, so a short text could ask for
+// millions of terms or factors (found by fuzzing); past 4096 the parser refuses by name.
+TEST(ParseTest, ExponentialExpansionsAreRefused) {
+  auto binomials = [](int n, const char* sep) {
+    std::string s;
+    for (int i = 0; i < n; ++i) {
+      s += (i ? sep : "") + std::string("(s") + std::to_string(2 * i) + " + s" +
+           std::to_string(2 * i + 1) + ")";
+    }
+    return s;
+  };
+  // 2^12 terms is the limit, and is built as pairwise products build it.
+  Expr want = 1;
+  for (int i = 0; i < 12; ++i)
+    want = want * (Expr::symbol("s" + std::to_string(2 * i)) +
+                   Expr::symbol("s" + std::to_string(2 * i + 1)));
+  EXPECT_EQ(parse(binomials(12, "*")), want);
+  EXPECT_EQ(want.args().size(), 4096u);
+  expect_parse_error(binomials(13, "*"), {"more than 4096 terms"});
+  expect_parse_error(binomials(30, "*"), {"more than 4096 terms"});
+  expect_parse_error("Mul(" + binomials(13, ", ") + ")", {"more than 4096 terms"});
+  expect_parse_error("(s0 + s1 + s2)**90", {"more than 4096 terms"});
+  expect_parse_error("((s0**256)**16)**16", {"more than 4096 factors"});
+  expect_parse_error("Pow(s0*s1, 3000)", {"more than 4096 factors"});
+  EXPECT_EQ(parse("(s0**256)**16").args().size(), 4096u);
+  EXPECT_EQ(parse("(s0 + s1)**20"), pow(s0 + s1, 20));
+  EXPECT_EQ(parse("(s0 + 1)*(s1 - 2)*3*s17").args().size(), 4u);
+}
+
+// Subtrees are shared, so Abs(x) = Max(x, -x) or a FloorDiv multiplied by a sum stays small in
+// memory, but printing and evaluating walk the tree: 40 nested Abs() would print 2^40 nodes
+// (found by fuzzing). The tree an expression stands for is capped at 65536 nodes.
+TEST(ParseTest, ExponentialTreesAreRefused) {
+  auto nest = [](int depth, const std::string& open, const std::string& close) {
+    std::string s = "s0";
+    for (int i = 0; i < depth; ++i)
+      s = open + s + close;
+    return s;
+  };
+  Expr want = s0;
+  for (int i = 0; i < 10; ++i)
+    want = max(want, -want);
+  EXPECT_EQ(parse(nest(10, "Abs(", ")")), want);
+  EXPECT_EQ(parse(nest(10, "Abs(", ")")).eval({{"s0", -37}}), 37);
+  expect_parse_error(nest(40, "Abs(", ")"), {"more than 65536 nodes"});
+  std::string fd = "s0";
+  for (int i = 1; i <= 30; ++i)
+    fd = "((" + fd + ")//3)*(s" + std::to_string(i) + " + 1)";
+  expect_parse_error(fd, {"more than 65536 nodes"});
 }
 
 }  // namespace

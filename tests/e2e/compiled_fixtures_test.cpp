@@ -1,6 +1,7 @@
 // Every fixture model compiled for the CPU reproduces PyTorch's stored outputs (fp32 within
 // 1e-4 relative, fp16/bf16 within 1e-2, integers and bools exactly) and matches the reference
-// interpreter on fresh random inputs at the smallest, the largest and a random legal shape.
+// interpreter on fresh random inputs at the smallest shape, each symbol at its maximum, the
+// all-maximum corner (within a size budget) and a random legal shape.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -19,10 +20,14 @@
 namespace kiln::testing {
 namespace {
 
-// The random-shape checks run the reference interpreter, which is slow on big inputs: a shape
-// whose user inputs hold more elements than this is shrunk, halving its largest symbol (toward
-// the symbol's minimum) until it fits.
-constexpr int64_t kMaxInputElements = 60000;
+// The random-shape checks run the reference interpreter, which is slow on big inputs. The
+// smallest shape and each symbol at its maximum (the others at their minimum) always run. The
+// corner with every symbol at its maximum runs when its user inputs hold at most
+// kMaxCornerElements elements (all but the image models, whose corner is 32x3x256x256 and would
+// take the interpreter minutes), and a random shape is shrunk, halving its largest symbol toward
+// the symbol's minimum, until it holds at most kMaxRandomElements.
+constexpr int64_t kMaxCornerElements = 1 << 20;
+constexpr int64_t kMaxRandomElements = 60000;
 
 double tolerance(ir::DType t) {
   if (t == ir::DType::kFloat32 || t == ir::DType::kFloat64) return 1e-4;
@@ -76,7 +81,8 @@ TEST_P(CompiledFixture, MatchesTorchAndReference) {
     std::vector<ref::Tensor> args;
     for (size_t i = 0; i < inputs.size(); ++i) {
       auto file = (fx.dir / cases[c]["inputs"][i]["file"].get<std::string>()).string();
-      args.push_back(std::get<ref::Tensor>(ref::value_from_npy(util::read_npy(file), *inputs[i], file)));
+      args.push_back(
+          std::get<ref::Tensor>(ref::value_from_npy(util::read_npy(file), *inputs[i], file)));
     }
     const auto got = model.run(args);
     const auto& out = cases[c]["outputs"];
@@ -89,7 +95,8 @@ TEST_P(CompiledFixture, MatchesTorchAndReference) {
       ref::Tensor have = got[o];
       if (have.dtype() == ir::DType::kBFloat16) {
         ref::Tensor wide(ir::DType::kFloat32, have.sizes());
-        for (int64_t k = 0; k < have.numel(); ++k) wide.set(k, have.get(k));
+        for (int64_t k = 0; k < have.numel(); ++k)
+          wide.set(k, have.get(k));
         expect_close(wide, want, ir::DType::kBFloat16);
       } else {
         expect_close(have, want, have.dtype());
@@ -98,44 +105,58 @@ TEST_P(CompiledFixture, MatchesTorchAndReference) {
     case_inputs.push_back(std::move(args));
   }
 
-  // Fresh random inputs at the smallest, the largest and a random shape of every range.
+  // Fresh random inputs at the shapes described at kMaxCornerElements.
   passes::attach_stored_tensors(loaded);
   ir::ExportedProgram rp = loaded.program;
   passes::inline_higher_order(rp);
   passes::functionalize(rp);
   ref::Interpreter interpreter(rp, passes::stored_tensors(loaded, rp));
   std::mt19937 rng(1234);
-  for (int variant = 0; variant < 3; ++variant) {
-    std::unordered_map<std::string, int64_t> syms, mins;
-    for (const auto& [name, range] : p.ranges) {
-      const int64_t lo = std::max<int64_t>(range.min.value_or(0), 0);
-      const int64_t hi = std::max(lo, range.max.value_or(lo + 64));
-      mins[name] = lo;
-      syms[name] = variant == 0 ? lo : variant == 1 ? hi : std::uniform_int_distribution<int64_t>(lo, hi)(rng);
-    }
-    auto input_elements = [&] {
-      int64_t total = 0;
-      for (const ir::Value* v : inputs) {
-        int64_t n = 1;
-        for (const auto& d : v->type.sizes) {
-          try {
-            n *= d.eval(syms);
-          } catch (const Error&) {
-            return int64_t{0};
-          }
+  using Bindings = std::unordered_map<std::string, int64_t>;
+  Bindings mins, maxs;
+  for (const auto& [name, range] : p.ranges) {
+    mins[name] = std::max<int64_t>(range.min.value_or(0), 0);
+    maxs[name] = std::max(mins[name], range.max.value_or(mins[name] + 64));
+  }
+  auto input_elements = [&](const Bindings& syms) {
+    int64_t total = 0;
+    for (const ir::Value* v : inputs) {
+      int64_t n = 1;
+      for (const auto& d : v->type.sizes) {
+        try {
+          n *= d.eval(syms);
+        } catch (const Error&) {
+          return int64_t{0};
         }
-        total += n;
       }
-      return total;
-    };
-    while (input_elements() > kMaxInputElements) {
-      std::string largest;
-      for (const auto& [name, v] : syms) {
-        if (v > mins[name] && (largest.empty() || v > syms[largest])) largest = name;
-      }
-      if (largest.empty()) break;
-      syms[largest] = std::max(mins[largest], syms[largest] / 2);
+      total += n;
     }
+    return total;
+  };
+  // (label, symbol bindings) of every shape compared.
+  std::vector<std::pair<std::string, Bindings>> shapes = {{"smallest", mins}};
+  for (const auto& [name, hi] : maxs) {
+    if (hi == mins[name]) continue;
+    Bindings one = mins;
+    one[name] = hi;
+    shapes.emplace_back(name + " at its maximum " + std::to_string(hi), one);
+  }
+  if (maxs != mins && input_elements(maxs) <= kMaxCornerElements)
+    shapes.emplace_back("largest", maxs);
+  Bindings random = mins;
+  for (auto& [name, v] : random)
+    v = std::uniform_int_distribution<int64_t>(v, maxs[name])(rng);
+  while (input_elements(random) > kMaxRandomElements) {
+    std::string largest;
+    for (const auto& [name, v] : random) {
+      if (v > mins[name] && (largest.empty() || v > random[largest])) largest = name;
+    }
+    if (largest.empty()) break;
+    random[largest] = std::max(mins[largest], random[largest] / 2);
+  }
+  shapes.emplace_back("random", random);
+  int compared = 0, refused = 0;
+  for (const auto& [label, syms] : shapes) {
     std::vector<ref::Tensor> args;
     std::vector<ref::RValue> rargs;
     bool ok = true;
@@ -150,27 +171,30 @@ TEST_P(CompiledFixture, MatchesTorchAndReference) {
       }
       if (!ok) break;
       const ir::DType dt = inputs[i]->type.dtype;
-      // Integer inputs (token ids, indices) stay inside the values the stored case used.
-      double lo = -2, hi = 2;
-      if (!ir::is_floating(dt)) {
+      // Integer and bool inputs (token ids, indices, nonzero divisors) are drawn from the values
+      // the stored case used, so they keep whatever constraint the model relies on.
+      if (ir::is_floating(dt)) {
+        args.push_back(random_tensor(dt, sizes, rng, -2, 2));
+      } else {
         const ref::Tensor& sample = case_inputs[0][i];
-        lo = hi = sample.numel() ? sample.get(0) : 0;
-        for (int64_t k = 0; k < sample.numel(); ++k) {
-          lo = std::min(lo, sample.get(k));
-          hi = std::max(hi, sample.get(k));
-        }
-        hi += 1;
+        ref::Tensor t(dt, sizes);
+        std::uniform_int_distribution<int64_t> pick(0, std::max<int64_t>(sample.numel() - 1, 0));
+        for (int64_t k = 0; k < t.numel(); ++k)
+          t.set(k, sample.numel() ? sample.get(pick(rng)) : 0);
+        args.push_back(std::move(t));
       }
-      args.push_back(random_tensor(dt, sizes, rng, lo, hi));
       rargs.emplace_back(args.back());
     }
     if (!ok) continue;
-    SCOPED_TRACE("random variant " + std::to_string(variant));
+    SCOPED_TRACE("random inputs, shape: " + label);
     std::vector<ref::RValue> want;
     try {
       want = interpreter.run_user_outputs(rargs);
-    } catch (const Error& e) {
-      // A shape the export's guards reject (e.g. a derived dim out of range) is skipped.
+    } catch (const Error& reason) {
+      // A shape the export's guards reject (a derived dim out of range, two dims that must be
+      // equal): the compiled model must refuse it too.
+      EXPECT_THROW((void)model.run(args), Error) << "the interpreter refused: " << reason.what();
+      ++refused;
       continue;
     }
     const auto got = model.run(args);
@@ -182,12 +206,15 @@ TEST_P(CompiledFixture, MatchesTorchAndReference) {
       const ir::DType dt = have.dtype();
       if (dt == ir::DType::kBFloat16) {
         ref::Tensor wide(ir::DType::kFloat32, have.sizes());
-        for (int64_t k = 0; k < have.numel(); ++k) wide.set(k, have.get(k));
+        for (int64_t k = 0; k < have.numel(); ++k)
+          wide.set(k, have.get(k));
         have = wide;
       }
       expect_close(have, w, dt);
     }
+    ++compared;
   }
+  EXPECT_GE(compared, 2) << "too few legal shapes compared (" << refused << " refused)";
 }
 
 // Reproducible builds: code generation is deterministic for every fixture (the linker's own
@@ -196,7 +223,8 @@ TEST_P(CompiledFixture, GeneratesIdenticalSourcesTwice) {
   const FixtureModel& fx = GetParam();
   const frontend::LoadedProgram loaded = frontend::load_program(fx.dir / "model.pt2");
   const codegen::GeneratedModel a = codegen::generate_cpu_model(loaded, {});
-  const codegen::GeneratedModel b = codegen::generate_cpu_model(frontend::load_program(fx.dir / "model.pt2"), {});
+  const codegen::GeneratedModel b =
+      codegen::generate_cpu_model(frontend::load_program(fx.dir / "model.pt2"), {});
   ASSERT_EQ(a.sources.size(), b.sources.size());
   for (size_t i = 0; i < a.sources.size(); ++i) {
     EXPECT_EQ(a.sources[i].name, b.sources[i].name);

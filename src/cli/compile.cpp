@@ -1,7 +1,7 @@
 #include <chrono>
-#include <fstream>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -125,7 +125,8 @@ int compile_command(const std::vector<std::string>& args) {
     for (const auto& src : model.sources) {
       std::ofstream f(std::filesystem::path(o.emit_sources) / src.name, std::ios::binary);
       f << src.text;
-      if (!f) throw error("cannot write ", (std::filesystem::path(o.emit_sources) / src.name).string());
+      if (!f)
+        throw error("cannot write ", (std::filesystem::path(o.emit_sources) / src.name).string());
     }
   }
 
@@ -163,7 +164,9 @@ int compile_command(const std::vector<std::string>& args) {
   std::cout << "\n  weights: " << bytes_text(model.weights.size()) << ", "
             << (o.external_weights ? "in " + linked.weights_file.string() : "embedded") << "\n";
   std::cout << "  compile: " << seconds_text(since(start)) << ", " << linked.objects << " objects ("
-            << linked.cache_hits << " cached, " << linked.cache_misses << " compiled)\n";
+            << linked.cache_hits << " cached, "
+            << (linked.prebuilt ? std::to_string(linked.prebuilt) + " built with kiln, " : "")
+            << linked.cache_misses << " compiled)\n";
   return 0;
 }
 

@@ -45,12 +45,10 @@ std::vector<ConstantLayout> build_weights(const frontend::LoadedProgram& loaded,
                                           const ir::ExportedProgram& program,
                                           const lower::Program& lowered,
                                           std::vector<uint8_t>& blob) {
-  const auto stored = passes::stored_tensors(loaded, program);
   std::vector<ConstantLayout> layout;
   for (size_t c = 0; c < lowered.constants.size(); ++c) {
-    const auto& tensor = stored.at(lowered.constant_inputs[c]);
-    if (!tensor) throw error("no data for constant '", lowered.constants[c], "'");
-    const ir::ConstantData data = passes::constant_from_tensor(*tensor);
+    const ir::ConstantData data =
+        passes::stored_constant(loaded, program, static_cast<size_t>(lowered.constant_inputs[c]));
     ConstantLayout l;
     l.offset = (blob.size() + 63) / 64 * 64;
     l.nbytes = data.bytes.size();

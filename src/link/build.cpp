@@ -12,6 +12,7 @@
 
 #include "link/embedded_files.h"
 #include "link/object_cache.h"
+#include "link/prebuilt_runtime.h"
 #include "link/process.h"
 #include "link/sha256.h"
 #include "link/toolchain.h"
@@ -56,26 +57,28 @@ std::string base_name(std::string_view path) {
 
 // The weights as a read-only, 64-byte aligned, hidden symbol; .incbin keeps assembling fast for
 // any size.
-std::string weights_assembly() {
-  std::string s = kWeightsSymbol;
-  return "  .section .rodata.kiln_weights,\"a\",@progbits\n"
-         "  .globl " +
-         s +
-         "\n"
-         "  .hidden " +
-         s +
-         "\n"
-         "  .type " +
-         s +
-         ", @object\n"
-         "  .balign 64\n" +
-         s +
-         ":\n"
-         "  .incbin \"weights.bin\"\n"
-         "  .size " +
-         s + ", . - " + s +
-         "\n"
-         "  .section .note.GNU-stack,\"\",@progbits\n";
+const std::string& weights_assembly() {
+  static const std::string s = kWeightsSymbol;
+  static const std::string text =
+      "  .section .rodata.kiln_weights,\"a\",@progbits\n"
+      "  .globl " +
+      s +
+      "\n"
+      "  .hidden " +
+      s +
+      "\n"
+      "  .type " +
+      s +
+      ", @object\n"
+      "  .balign 64\n" +
+      s +
+      ":\n"
+      "  .incbin \"weights.bin\"\n"
+      "  .size " +
+      s + ", . - " + s +
+      "\n"
+      "  .section .note.GNU-stack,\"\",@progbits\n";
+  return text;
 }
 
 // Only the C ABI leaves the library; everything else (the runtime, libstdc++ template
@@ -97,8 +100,8 @@ std::vector<std::string> common_flags(const std::string& opt_level) {
   // IEEE semantics kept: no -ffast-math, so results match the reference interpreter.
   // No FMA contraction across ops, so results stay close to eager PyTorch; no errno from
   // math functions, so sqrt and friends vectorize.
-  return {"-std=c++20", opt_level, "-fPIC", "-fopenmp", "-fvisibility=hidden", "-ffp-contract=off",
-          "-fno-math-errno"};
+  return {"-std=c++20",          opt_level,           "-fPIC",          "-fopenmp",
+          "-fvisibility=hidden", "-ffp-contract=off", "-fno-math-errno"};
 }
 
 std::vector<Job> plan_jobs(const codegen::GeneratedModel& model, const LinkOptions& options) {
@@ -254,7 +257,76 @@ void compile_all(Compiler& compiler, std::vector<Job*>& todo, int workers) {
   if (failed) throw Error(first_error);
 }
 
+// The object built with kiln under `key`, stored into the cache; nullopt when there is none.
+std::optional<fs::path> find_prebuilt(const ObjectCache& cache, const std::string& key) {
+  for (const PrebuiltObject& p : prebuilt_runtime_objects()) {
+    if (key != p.key) continue;
+    const fs::path scratch = cache.scratch_dir("prebuilt");
+    const fs::path built = scratch / "object.o";
+    write_file_atomic(built, p.data, p.size);
+    std::optional<fs::path> stored;
+    if (is_valid_object(built)) stored = cache.insert(built, key);
+    std::error_code ec;
+    fs::remove_all(scratch, ec);
+    return stored;
+  }
+  return std::nullopt;
+}
+
+// Everything before compiling: the toolchain, the cache with the runtime sources written into
+// it, the jobs with their keys.
+struct Plan {
+  Toolchain toolchain;
+  ObjectCache cache;
+  fs::path runtime_dir;
+  std::vector<Job> jobs;
+};
+
+Plan make_plan(const codegen::GeneratedModel& model, const LinkOptions& options) {
+  Plan plan{detect_toolchain(), ObjectCache(resolve_cache_dir(options.cache_dir)), {}, {}};
+  const std::string native = resolved_target(plan.toolchain, options.target_cpu);
+  plan.cache.remove_stale_scratch();
+  plan.runtime_dir = materialize_runtime(plan.cache.dir());
+  plan.jobs = plan_jobs(model, options);
+  assign_keys(plan.jobs, weights_assembly(), plan.toolchain, native);
+  return plan;
+}
+
+int worker_count(const LinkOptions& options, size_t todo) {
+  const int workers = options.jobs > 0
+                          ? options.jobs
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::min(workers, static_cast<int>(todo));
+}
+
 }  // namespace
+
+// The empty table: executables that link the generated one (kiln_prebuilt_runtime) override it.
+__attribute__((weak)) std::span<const PrebuiltObject> prebuilt_runtime_objects() {
+  return {};
+}
+
+std::vector<RuntimeObject> compile_runtime_objects(const LinkOptions& options) {
+  codegen::GeneratedModel none;
+  Plan plan = make_plan(none, options);
+  std::vector<Job*> todo;
+  std::vector<Job*> runtime;
+  for (Job& job : plan.jobs) {
+    if (!job.name.starts_with("runtime/")) continue;
+    runtime.push_back(&job);
+    if (auto hit = plan.cache.find(job.key)) {
+      job.object = *hit;
+    } else {
+      todo.push_back(&job);
+    }
+  }
+  Compiler compiler(plan.toolchain, plan.cache, plan.runtime_dir, options);
+  compile_all(compiler, todo, worker_count(options, todo.size()));
+  std::vector<RuntimeObject> out;
+  for (const Job* job : runtime)
+    out.push_back({job->name, job->key, job->object});
+  return out;
+}
 
 LinkResult build_shared_library(const codegen::GeneratedModel& model, const LinkOptions& options) {
   if (options.output.empty()) throw error("no output path for model '", model.model_name, "'");
@@ -262,20 +334,19 @@ LinkResult build_shared_library(const codegen::GeneratedModel& model, const Link
   LinkResult result;
   auto start = std::chrono::steady_clock::now();
 
-  const Toolchain toolchain = detect_toolchain();
-  const std::string native = resolved_target(toolchain, options.target_cpu);
-  ObjectCache cache(resolve_cache_dir(options.cache_dir));
-  cache.remove_stale_scratch();
-  const fs::path runtime_dir = materialize_runtime(cache.dir());
-  const std::string asm_text = weights_assembly();
-  std::vector<Job> jobs = plan_jobs(model, options);
-  assign_keys(jobs, asm_text, toolchain, native);
+  Plan plan = make_plan(model, options);
+  const ObjectCache& cache = plan.cache;
+  std::vector<Job>& jobs = plan.jobs;
   std::vector<Job*> todo;
   for (Job& job : jobs) {
     if (auto hit = cache.find(job.key)) {
       job.object = *hit;
       job.hit = true;
       ++result.cache_hits;
+    } else if (auto built = find_prebuilt(cache, job.key)) {
+      job.object = *built;
+      job.hit = true;
+      ++result.prebuilt;
     } else {
       todo.push_back(&job);
       ++result.cache_misses;
@@ -284,16 +355,12 @@ LinkResult build_shared_library(const codegen::GeneratedModel& model, const Link
   result.objects = static_cast<int>(jobs.size());
   result.prepare_seconds = seconds_since(start);
 
-  Compiler compiler(toolchain, cache, runtime_dir, options);
+  Compiler compiler(plan.toolchain, cache, plan.runtime_dir, options);
   for (const Job& job : jobs) {
     if (job.hit) compiler.log("cached " + job.name + ": " + job.object.string());
   }
   start = std::chrono::steady_clock::now();
-  int workers = options.jobs > 0
-                    ? options.jobs
-                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  workers = std::min(workers, static_cast<int>(todo.size()));
-  compile_all(compiler, todo, workers);
+  compile_all(compiler, todo, worker_count(options, todo.size()));
   result.compile_seconds = seconds_since(start);
 
   start = std::chrono::steady_clock::now();
@@ -308,7 +375,7 @@ LinkResult build_shared_library(const codegen::GeneratedModel& model, const Link
   const fs::path export_map = cache.dir() / "tmp" / "kiln_exports.map";
   write_file_atomic(export_map, kExportMap);
   const fs::path tmp_out = unique_temp_path(out);
-  std::vector<std::string> argv = toolchain.cxx;
+  std::vector<std::string> argv = plan.toolchain.cxx;
   for (const char* a : {"-shared", "-o"})
     argv.push_back(a);
   argv.push_back(tmp_out.string());

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "codegen/generated_model.h"
 
@@ -31,8 +32,9 @@ struct LinkResult {
   std::filesystem::path library;
   std::filesystem::path weights_file;  // empty unless external
   int objects = 0;                     // translation units linked (sources, runtime, weights)
-  int cache_hits = 0;
-  int cache_misses = 0;
+  int cache_hits = 0;                  // found in the cache, or among the objects built with kiln
+  int cache_misses = 0;                // compiled
+  int prebuilt = 0;            // of the hits, the objects built with kiln (prebuilt_runtime.h)
   double prepare_seconds = 0;  // runtime sources written, cache keys hashed
   double compile_seconds = 0;  // wall time of the parallel compiles
   double link_seconds = 0;
@@ -44,5 +46,14 @@ inline constexpr const char* kWeightsSymbol = "kiln_weights_blob";
 // Throws kiln::Error naming the file whose compile failed (with the compiler's first lines), or
 // the step and path that failed.
 LinkResult build_shared_library(const codegen::GeneratedModel& model, const LinkOptions& options);
+
+// The runtime's objects for `options` (target, optimization, cache), compiled through the cache
+// exactly as build_shared_library compiles them: each with its cache key.
+struct RuntimeObject {
+  std::string name;  // "runtime/container.cpp"
+  std::string key;
+  std::filesystem::path object;
+};
+std::vector<RuntimeObject> compile_runtime_objects(const LinkOptions& options);
 
 }  // namespace kiln::link

@@ -30,6 +30,22 @@ ref::Tensor decode(const frontend::WeightTensor& w) {
   return ref::tensor_from_bytes(w.dtype, w.sizes, w.strides, w.storage_offset, w.storage);
 }
 
+std::map<std::string, const frontend::WeightTensor*> tensors_by_fqn(
+    const frontend::LoadedProgram& loaded) {
+  std::map<std::string, const frontend::WeightTensor*> by_fqn;
+  for (size_t i = 0; i < loaded.input_tensors.size(); ++i) {
+    if (loaded.input_tensors[i] != nullptr) {
+      by_fqn[loaded.program.signature.inputs[i].target] = loaded.input_tensors[i];
+    }
+  }
+  return by_fqn;
+}
+
+[[noreturn]] void throw_missing(const ir::InputSpec& spec) {
+  throw error("no stored tensor for ", ir::input_kind_name(spec.kind), " '", spec.target,
+              "': neither the archive nor the folded constants hold it");
+}
+
 }  // namespace
 
 ref::Tensor tensor_from_constant(const ir::ConstantData& c) {
@@ -42,12 +58,8 @@ ir::ConstantData constant_from_tensor(const ref::Tensor& t) {
 
 void attach_stored_tensors(frontend::LoadedProgram& loaded) {
   // FQN -> the archive's tensor; the archive owns the tensors and stays alive in the reader.
-  auto by_fqn = std::make_shared<std::map<std::string, const frontend::WeightTensor*>>();
-  for (size_t i = 0; i < loaded.input_tensors.size(); ++i) {
-    if (loaded.input_tensors[i] != nullptr) {
-      (*by_fqn)[loaded.program.signature.inputs[i].target] = loaded.input_tensors[i];
-    }
-  }
+  auto by_fqn = std::make_shared<std::map<std::string, const frontend::WeightTensor*>>(
+      tensors_by_fqn(loaded));
   auto archive = loaded.archive;
   loaded.program.read_stored =
       [archive, by_fqn](const std::string& target) -> std::optional<ir::ConstantData> {
@@ -58,14 +70,28 @@ void attach_stored_tensors(frontend::LoadedProgram& loaded) {
   };
 }
 
+ir::ConstantData stored_constant(const frontend::LoadedProgram& loaded,
+                                 const ir::ExportedProgram& program, size_t input) {
+  const ir::InputSpec& spec = program.signature.inputs.at(input);
+  if (auto c = program.constants.find(spec.target); c != program.constants.end()) return c->second;
+  for (size_t i = 0; i < loaded.input_tensors.size(); ++i) {
+    const frontend::WeightTensor* w = loaded.input_tensors[i];
+    if (w == nullptr || loaded.program.signature.inputs[i].target != spec.target) continue;
+    if (w->zero_filled) {
+      size_t numel = 1;
+      for (int64_t d : w->sizes)
+        numel *= static_cast<size_t>(d);
+      return ir::ConstantData{w->dtype, w->sizes,
+                              std::vector<std::byte>(numel * ir::dtype_size(w->dtype))};
+    }
+    return ir::ConstantData{w->dtype, w->sizes, frontend::contiguous_bytes(*w)};
+  }
+  throw_missing(spec);
+}
+
 std::vector<std::optional<ref::Tensor>> stored_tensors(const frontend::LoadedProgram& loaded,
                                                        const ir::ExportedProgram& program) {
-  std::map<std::string, const frontend::WeightTensor*> by_fqn;
-  for (size_t i = 0; i < loaded.input_tensors.size(); ++i) {
-    if (loaded.input_tensors[i] != nullptr) {
-      by_fqn[loaded.program.signature.inputs[i].target] = loaded.input_tensors[i];
-    }
-  }
+  const auto by_fqn = tensors_by_fqn(loaded);
   std::vector<std::optional<ref::Tensor>> out(program.signature.inputs.size());
   for (size_t i = 0; i < out.size(); ++i) {
     const ir::InputSpec& spec = program.signature.inputs[i];
@@ -75,8 +101,7 @@ std::vector<std::optional<ref::Tensor>> stored_tensors(const frontend::LoadedPro
     } else if (auto w = by_fqn.find(spec.target); w != by_fqn.end()) {
       out[i] = decode(*w->second);
     } else {
-      throw error("no stored tensor for ", ir::input_kind_name(spec.kind), " '", spec.target,
-                  "': neither the archive nor the folded constants hold it");
+      throw_missing(spec);
     }
   }
   return out;

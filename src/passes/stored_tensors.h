@@ -24,6 +24,12 @@ void attach_stored_tensors(frontend::LoadedProgram& loaded);
 std::vector<std::optional<ref::Tensor>> stored_tensors(const frontend::LoadedProgram& loaded,
                                                        const ir::ExportedProgram& program);
 
+// The data of signature input `input` of `program` (a stored tensor, as stored_tensors finds it)
+// as dense row-major bytes, copied without decoding: what a model library embeds. Throws naming a
+// target found in neither the archive nor the folded constants.
+ir::ConstantData stored_constant(const frontend::LoadedProgram& loaded,
+                                 const ir::ExportedProgram& program, size_t input);
+
 // A folded constant's data as a reference tensor, and back.
 ref::Tensor tensor_from_constant(const ir::ConstantData& c);
 ir::ConstantData constant_from_tensor(const ref::Tensor& t);

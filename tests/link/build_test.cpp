@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -16,6 +17,7 @@
 
 #include "hand_model.h"
 #include "kiln/kiln.h"
+#include "link/prebuilt_runtime.h"
 #include "link/process.h"
 #include "test_paths.h"
 #include "util/error.h"
@@ -263,7 +265,9 @@ TEST(LinkBuild, CacheHitsMissesAndRebuildsCorruptEntries) {
 
   link::LinkResult first = build(h, dir / "a.so", cache);
   EXPECT_EQ(first.cache_hits, 0);
-  EXPECT_EQ(first.cache_misses, first.objects);
+  // The runtime may come from the objects built with kiln; everything else is compiled.
+  EXPECT_EQ(first.cache_misses + first.prebuilt, first.objects);
+  EXPECT_GE(first.cache_misses, 3);
 
   link::LinkResult second = build(h, dir / "b.so", cache);
   EXPECT_EQ(second.cache_misses, 0);
@@ -280,7 +284,8 @@ TEST(LinkBuild, CacheHitsMissesAndRebuildsCorruptEntries) {
     if (++damaged == 2) break;
   }
   link::LinkResult third = build(h, dir / "c.so", cache);
-  EXPECT_EQ(third.cache_misses, 2);
+  EXPECT_EQ(third.cache_misses + third.prebuilt, 2);
+  EXPECT_EQ(third.cache_hits, third.objects - 2);
   EXPECT_EQ(slurp(dir / "a.so"), slurp(dir / "c.so"));
   ASSERT_EQ(check_runs(dir / "c.so", h), KILN_OK);
 
@@ -370,6 +375,32 @@ TEST(LinkBuild, LibraryNeedsNoTorchOrPythonAndExportsOnlyTheAbi) {
     ++exported;
   }
   EXPECT_GE(exported, 10) << "the C ABI of kiln.h";
+}
+
+// The runtime objects embedded in kiln are what compiling the runtime here gives: the same keys
+// and the same bytes, so a library built from them equals one built from a fresh compile.
+TEST(LinkBuild, RuntimeBuiltWithKilnMatchesAFreshCompile) {
+  const auto table = link::prebuilt_runtime_objects();
+  ASSERT_FALSE(table.empty()) << "the test binary links kiln_prebuilt_runtime";
+  auto dir = fresh_temp_dir("link_prebuilt");
+  link::LinkOptions o;
+  o.cache_dir = dir / "cache";
+  const auto fresh = link::compile_runtime_objects(o);
+  ASSERT_EQ(fresh.size(), table.size());
+  for (const auto& object : fresh) {
+    SCOPED_TRACE(object.name);
+    const auto it = std::find_if(table.begin(), table.end(),
+                                 [&](const auto& p) { return object.key == p.key; });
+    ASSERT_NE(it, table.end()) << "no embedded object under this key";
+    EXPECT_EQ(slurp(object.object), std::string(reinterpret_cast<const char*>(it->data), it->size));
+  }
+
+  // A model built with an empty cache takes the runtime from the table and compiles the rest.
+  HandModel h = make_hand_model(false, 1, unique_tag("prebuilt"));
+  link::LinkResult r = build(h, dir / "m.so", dir / "empty-cache");
+  EXPECT_EQ(r.prebuilt, static_cast<int>(table.size()));
+  EXPECT_EQ(r.cache_misses, r.objects - r.prebuilt);
+  ASSERT_EQ(check_runs(dir / "m.so", h), KILN_OK);
 }
 
 }  // namespace

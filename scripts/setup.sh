@@ -23,7 +23,8 @@ cmake --build build --target kiln
 # input, and build the C++ serving example against it.
 ./build/kiln inspect examples/models/mlp.pt2
 ./build/kiln compile examples/models/mlp.pt2 -o build/mlp.so
-./build/kiln run build/mlp.so --inputs examples/models/mlp_input.npy --out build/mlp_out
+./build/kiln run build/mlp.so --inputs examples/models/mlp_input.npy --out build/mlp_out \
+  --expect examples/models/mlp_expected.npy
 cmake -S examples/cpp -B build/example -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build/example
 ./build/example/serve build/mlp.so

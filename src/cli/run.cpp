@@ -1,3 +1,5 @@
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 
@@ -17,6 +19,7 @@ namespace {
 struct RunOptions {
   std::string model_path;
   std::vector<std::string> inputs;
+  std::vector<std::string> expected;  // --expect: one .npy per output
   std::string out_dir;
   bool reference = false;
   int runners = 1;
@@ -35,6 +38,9 @@ RunOptions parse(const std::vector<std::string>& args) {
     } else if (a == "--inputs") {
       while (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0)
         o.inputs.push_back(args[++i]);
+    } else if (a == "--expect") {
+      while (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0)
+        o.expected.push_back(args[++i]);
     } else if (!a.empty() && a[0] == '-') {
       throw UsageError{"run: unknown option '" + a + "'"};
     } else if (o.model_path.empty()) {
@@ -57,6 +63,66 @@ void write_outputs(const std::string& dir, const std::vector<util::NpyArray>& ou
             << " to " << dir << "\n";
 }
 
+// --expect: each output against its stored array. Floats by relative error ||out - want|| /
+// ||want|| (f32/f64 within 1e-4, f16/bf16 within 1e-2), everything else exactly; a NaN where
+// the expected value is not NaN fails. Returns whether every output passed.
+bool check_outputs(const std::vector<std::string>& expected,
+                   const std::vector<util::NpyArray>& outputs) {
+  if (expected.size() != outputs.size()) {
+    throw error("--expect names ", expected.size(), " file", expected.size() == 1 ? "" : "s",
+                " but the model has ", outputs.size(), " output", outputs.size() == 1 ? "" : "s");
+  }
+  bool all = true;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const ref::Tensor got = ref::tensor_from_npy(outputs[i]);
+    const ref::Tensor want = ref::tensor_from_npy(util::read_npy(expected[i]));
+    std::string verdict;
+    if (got.sizes() != want.sizes()) {
+      verdict = "shape differs from " + expected[i];
+    } else if (ir::is_floating(want.dtype())) {
+      const bool half = want.dtype() == ir::DType::kFloat16 || want.dtype() == ir::DType::kBFloat16;
+      const double tolerance = half ? 1e-2 : 1e-4;
+      double diff = 0, norm = 0;
+      bool nan = false;
+      for (int64_t k = 0; k < want.numel(); ++k) {
+        const double g = got.get(k), w = want.get(k);
+        if (std::isnan(w)) {
+          nan = nan || !std::isnan(g);
+          continue;
+        }
+        nan = nan || std::isnan(g);
+        diff += (g - w) * (g - w);
+        norm += w * w;
+      }
+      const double rel = norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
+      char text[96];
+      std::snprintf(text, sizeof text, "relative error %.2e (tolerance %.0e)", rel, tolerance);
+      verdict = nan ? "NaN in one array where the other holds a number" : text;
+      if (!nan && rel <= tolerance) verdict += ", ok";
+    } else {
+      int64_t wrong = 0;
+      for (int64_t k = 0; k < want.numel(); ++k)
+        wrong += got.get_int(k) != want.get_int(k);
+      verdict =
+          wrong ? std::to_string(wrong) + " of " + std::to_string(want.numel()) + " elements differ"
+                : "exact, ok";
+    }
+    const bool ok = verdict.ends_with("ok");
+    all = all && ok;
+    std::cerr << "kiln: output " << i << ": " << verdict << "\n";
+  }
+  return all;
+}
+
+// Writes the outputs, then checks them when --expect was given: the exit status.
+int finish(const RunOptions& o, const std::vector<util::NpyArray>& outputs) {
+  write_outputs(o.out_dir, outputs);
+  if (o.expected.empty()) return 0;
+  if (check_outputs(o.expected, outputs)) return 0;
+  std::cerr << "kiln: outputs differ from the expected arrays\n";
+  return 1;
+}
+
 // A compiled model: one run on a container with kiln-allocated outputs.
 int run_library(const RunOptions& o) {
   ModelLibrary library(o.model_path);
@@ -69,8 +135,7 @@ int run_library(const RunOptions& o) {
   std::vector<util::NpyArray> arrays;
   for (size_t i = 0; i < outputs.size(); ++i)
     arrays.push_back(npy_from_output(outputs[i]->dl_tensor, i));
-  write_outputs(o.out_dir, arrays);
-  return 0;
+  return finish(o, arrays);
 }
 
 }  // namespace
@@ -122,8 +187,7 @@ int run_command(const std::vector<std::string>& args) {
   std::vector<util::NpyArray> arrays;
   for (size_t i = 0; i < outputs.size(); ++i)
     arrays.push_back(ref::npy_from_value(outputs[i], i));
-  write_outputs(o.out_dir, arrays);
-  return 0;
+  return finish(o, arrays);
 }
 
 }  // namespace kiln::cli

@@ -141,6 +141,51 @@ TEST(CliRun, CompiledLibraryWritesOutputs) {
   }
 }
 
+// --expect: the outputs checked against stored arrays; a small error passes, a larger one, a NaN
+// or another shape fails with status 1 and a line naming the output.
+TEST(CliRun, ExpectComparesOutputs) {
+  HandLibrary h = hand_library(false);
+  util::NpyArray want = h.x;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    const float v = element(h.x, i) + h.hand.w[i % 4] + h.hand.c;
+    std::memcpy(want.data.data() + 4 * i, &v, 4);
+  }
+  auto run_expect = [&](const util::NpyArray& expected, const std::string& name) {
+    const fs::path file = h.dir / (name + ".npy");
+    util::write_npy(file, expected);
+    return kiln("run " + h.library.string() + " --inputs " + h.input.string() + " --out " +
+                (h.dir / "out").string() + " --expect " + file.string());
+  };
+  Result ok = run_expect(want, "want");
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_NE(ok.err.find("output 0: relative error"), std::string::npos) << ok.err;
+
+  util::NpyArray off = want;  // one element off by 0.05: a relative error near 1e-3
+  float v = element(off, 5) + 0.05f;
+  std::memcpy(off.data.data() + 20, &v, 4);
+  Result far = run_expect(off, "off");
+  EXPECT_EQ(far.status, 1);
+  EXPECT_NE(far.err.find("outputs differ"), std::string::npos) << far.err;
+
+  util::NpyArray nan = want;
+  v = std::nanf("");
+  std::memcpy(nan.data.data() + 8, &v, 4);
+  Result with_nan = run_expect(nan, "nan");
+  EXPECT_EQ(with_nan.status, 1);
+  EXPECT_NE(with_nan.err.find("NaN"), std::string::npos) << with_nan.err;
+
+  std::mt19937 rng(3);
+  Result shape = run_expect(float_array({3, 8}, rng), "shape");  // the output is [6, 4]
+  EXPECT_EQ(shape.status, 1);
+  EXPECT_NE(shape.err.find("shape differs"), std::string::npos) << shape.err;
+
+  Result count = kiln("run " + h.library.string() + " --inputs " + h.input.string() + " --out " +
+                      (h.dir / "out").string() + " --expect " + (h.dir / "want.npy").string() +
+                      " " + (h.dir / "want.npy").string());
+  EXPECT_NE(count.status, 0);
+  EXPECT_NE(count.err.find("--expect names 2 files"), std::string::npos) << count.err;
+}
+
 TEST(CliRun, BadInputsAndModelErrorsExitWithOneLine) {
   HandLibrary h = hand_library(false);
   const std::string run = "run " + h.library.string() + " --out " + (h.dir / "o").string();

@@ -330,6 +330,50 @@ TEST(CpuKernelPrinter, BufferNamesThatClashWithLocalsAreRenamed) {
 
 // GCC vectorizes the loops the printer marks: pointwise (with f16 conversions), sum and max
 // reductions and exp.
+// Compiles `code` and expects GCC to report every `for (int64_t <loop_var>...` loop of it as
+// vectorized; returns how many such loops the source has.
+int expect_loops_vectorized(const std::string& code, const std::string& kernel,
+                            const std::string& loop_var) {
+  CompiledKernels lib(code, {kernel}, "", "-fopt-info-vec-optimized");
+  EXPECT_TRUE(lib.ok());
+  if (!lib.ok()) return -1;
+  // One "loop vectorized" per marked loop (GCC may report an epilogue too).
+  std::set<int> lines;
+  const std::string& out = lib.compiler_output();
+  for (size_t at = out.find("loop vectorized"); at != std::string::npos;
+       at = out.find("loop vectorized", at + 1)) {
+    const size_t start = out.rfind('\n', at) + 1;
+    const size_t colon = out.find(':', start);
+    lines.insert(std::stoi(out.substr(colon + 1)));
+  }
+  // The line spans of the three `for (int64_t r...` loops in the compiled source, from the
+  // pragma above each to its closing brace (GCC reports a loop at one of those lines).
+  const std::string& src = lib.source();
+  auto line_of = [&](size_t pos) {
+    return 1 + static_cast<int>(
+                   std::count(src.begin(), src.begin() + static_cast<std::ptrdiff_t>(pos), '\n'));
+  };
+  int loops = 0;
+  for (size_t at = src.find("for (int64_t " + loop_var); at != std::string::npos;
+       at = src.find("for (int64_t " + loop_var, at + 1)) {
+    ++loops;
+    size_t pos = src.find('{', at);
+    int depth = 0;
+    for (; pos < src.size(); ++pos) {
+      depth += src[pos] == '{' ? 1 : src[pos] == '}' ? -1 : 0;
+      if (depth == 0) break;
+    }
+    const int first = line_of(at) - 1, last = line_of(pos);
+    bool vectorized = false;
+    for (int l : lines)
+      vectorized |= l >= first && l <= last;
+    EXPECT_TRUE(vectorized) << "loop at lines " << first << "-" << last << " not vectorized:\n"
+                            << out << "\n"
+                            << code;
+  }
+  return loops;
+}
+
 TEST(CpuKernelPrinter, MarkedLoopsVectorize) {
   lower::Program p;
   auto h = add_buffer(p, "h", DType::kFloat16, {S("s0"), 256});
@@ -356,43 +400,31 @@ TEST(CpuKernelPrinter, MarkedLoopsVectorize) {
   store(pw, y, S("x0") * 256 + S("r2_0"), n2.op(ScalarOp::kDiv, f, e, n2.loop_result(1, f)));
   k.loops = {mx, sum, pw};
   const std::string code = print_kernel(k, PrintContext{&p, {"s0"}});
-  CompiledKernels lib(code, {"softmax_f16"}, "", "-fopt-info-vec-optimized");
-  ASSERT_TRUE(lib.ok());
-  // One "loop vectorized" per marked loop (GCC may report an epilogue too).
-  std::set<int> lines;
-  const std::string& out = lib.compiler_output();
-  for (size_t at = out.find("loop vectorized"); at != std::string::npos;
-       at = out.find("loop vectorized", at + 1)) {
-    const size_t start = out.rfind('\n', at) + 1;
-    const size_t colon = out.find(':', start);
-    lines.insert(std::stoi(out.substr(colon + 1)));
+  EXPECT_EQ(expect_loops_vectorized(code, "softmax_f16", "r"), 3) << code;
+}
+
+// The float math kiln provides instead of <cmath> calls (exp, tanh, erf, sigmoid) keeps a loop
+// vectorized: GELU both ways and a sigmoid.
+TEST(CpuKernelPrinter, VectorizableMathLoopsVectorize) {
+  lower::Program p;
+  auto x = add_buffer(p, "x", DType::kFloat32, {S("s0"), 256});
+  auto y = add_buffer(p, "y", DType::kFloat32, {S("s0"), 256});
+  const DType f = DType::kFloat32;
+  lower::Kernel k;
+  k.name = "math_f32";
+  k.comment = "gelu, gelu(tanh), sigmoid";
+  k.ranges = {S("s0")};
+  for (ScalarOp op : {ScalarOp::kErf, ScalarOp::kTanh, ScalarOp::kSigmoid, ScalarOp::kExp}) {
+    lower::Loop pw;
+    pw.ranges = {256};
+    Nodes n(pw.body);
+    const std::string r = "r" + std::to_string(k.loops.size()) + "_0";
+    const int v = n.load(x, f, S("x0") * 256 + S(r.c_str()));
+    store(pw, y, S("x0") * 256 + S(r.c_str()), n.op(ScalarOp::kMul, f, v, n.op(op, f, v)));
+    k.loops.push_back(pw);
   }
-  // The line spans of the three `for (int64_t r...` loops in the compiled source, from the
-  // pragma above each to its closing brace (GCC reports a loop at one of those lines).
-  const std::string& src = lib.source();
-  auto line_of = [&](size_t pos) {
-    return 1 + static_cast<int>(
-                   std::count(src.begin(), src.begin() + static_cast<std::ptrdiff_t>(pos), '\n'));
-  };
-  int loops = 0;
-  for (size_t at = src.find("for (int64_t r"); at != std::string::npos;
-       at = src.find("for (int64_t r", at + 1)) {
-    ++loops;
-    size_t pos = src.find('{', at);
-    int depth = 0;
-    for (; pos < src.size(); ++pos) {
-      depth += src[pos] == '{' ? 1 : src[pos] == '}' ? -1 : 0;
-      if (depth == 0) break;
-    }
-    const int first = line_of(at) - 1, last = line_of(pos);
-    bool vectorized = false;
-    for (int l : lines)
-      vectorized |= l >= first && l <= last;
-    EXPECT_TRUE(vectorized) << "loop at lines " << first << "-" << last << " not vectorized:\n"
-                            << out << "\n"
-                            << code;
-  }
-  EXPECT_EQ(loops, 3) << code;
+  const std::string code = print_kernel(k, PrintContext{&p, {"s0"}});
+  EXPECT_EQ(expect_loops_vectorized(code, "math_f32", "r"), 4) << code;
 }
 
 }  // namespace

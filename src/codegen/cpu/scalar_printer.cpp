@@ -152,7 +152,7 @@ std::string unary_expr(const ScalarNode& n, const Operands& o, const std::string
     case ScalarOp::kAtanh:
       return float_unary("std::atanh", n, o, where);
     case ScalarOp::kErf:
-      return float_unary("std::erf", n, o, where);
+      return float_unary("kern::erf", n, o, where);
     case ScalarOp::kErfc:
       return float_unary("std::erfc", n, o, where);
     case ScalarOp::kErfinv:

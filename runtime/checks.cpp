@@ -185,6 +185,11 @@ bool check_tensor_as(const DLTensor* t, const Subject& s, DLDataType dtype, int3
     return fail_at(err, status, s, "on %s:%d, expected cpu", dev,
                    static_cast<int>(t->device.device_id));
   }
+  // DLPack gives CPU memory device id 0; any other id is a malformed or foreign tensor.
+  if (t->device.device_id != 0) {
+    return fail_at(err, status, s, "on cpu:%d, expected cpu:0",
+                   static_cast<int>(t->device.device_id));
+  }
   if (!same_dtype(t->dtype, dtype)) {
     char got[48], want[48];
     format_dtype(t->dtype, got, sizeof(got));

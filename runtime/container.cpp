@@ -10,6 +10,7 @@
 
 #include "checks.h"
 #include "cpu_features.h"
+#include "extern_dnnl.h"
 #include "small_buffer.h"
 
 using kiln::rt::ErrorSink;
@@ -133,6 +134,10 @@ KilnContainer* KilnContainer::create(const kiln::rt::ModelDesc* desc, const Kiln
   if (!c->weights_.load(*desc, options.weights_path, err)) return nullptr;
   if (!c->load_constants(err)) return nullptr;
   c->total_threads_ = options.num_threads > 0 ? options.num_threads : available_cores();
+  c->extern_state_.reset(kiln::rt::extern_state_create());
+  if (!c->extern_state_) {
+    return fail(err, KILN_ERROR_LOAD, "out of memory creating the container"), nullptr;
+  }
   c->size_arenas(options.num_runners);
   return c.release();
 }
@@ -140,6 +145,10 @@ KilnContainer* KilnContainer::create(const kiln::rt::ModelDesc* desc, const Kiln
 KilnContainer::~KilnContainer() {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [&] { return busy_ == 0 && !updating_; });
+}
+
+void KilnContainer::ExternStateDeleter::operator()(kiln::rt::ExternState* s) const {
+  kiln::rt::extern_state_destroy(s);
 }
 
 bool KilnContainer::load_constants(ErrorSink* err) {
@@ -373,7 +382,8 @@ bool KilnContainer::run(const DLTensor* const* inputs, size_t num_inputs, DLTens
                                  runner.arena.get(),
                                  symbols.data(),
                                  std::max(1, total_threads_ / busy),
-                                 err};
+                                 err,
+                                 extern_state_.get()};
   if (!d.run(ctx)) {
     if (err->status == 0) err->status = KILN_ERROR_RUNTIME;
     return false;
@@ -502,6 +512,8 @@ bool KilnContainer::update_constants(const char* const* names, const DLTensor* c
     }
     constant_ptrs_[i] = owned_[i].get();
   }
+  // Packed copies of the old weights are stale now (a replaced constant may keep its address).
+  kiln::rt::extern_state_constants_changed(extern_state_.get());
   lock.lock();
   updating_ = false;
   lock.unlock();

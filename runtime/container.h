@@ -7,6 +7,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -48,6 +49,8 @@ struct KilnContainer {
   // For tests and diagnostics: the arena size of each runner, and the intra-op thread total.
   std::vector<uint64_t> arena_sizes() const;
   int total_threads() const { return total_threads_; }
+  // The extern routines' cached primitives and packed weights (extern_dnnl.h).
+  const kiln::rt::ExternState* extern_state() const { return extern_state_.get(); }
 
  private:
   struct Runner {
@@ -78,6 +81,11 @@ struct KilnContainer {
   std::vector<ConstantDims> constant_dims_;
   std::unordered_map<std::string_view, int32_t> constant_index_;
   int total_threads_ = 1;
+  struct ExternStateDeleter {
+    void operator()(kiln::rt::ExternState* s) const;
+  };
+  // Shared by the runners; update_constants drops its packed weights.
+  std::unique_ptr<kiln::rt::ExternState, ExternStateDeleter> extern_state_;
 
   std::vector<Runner> runners_;
   mutable std::mutex mu_;

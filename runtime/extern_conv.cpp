@@ -1,13 +1,16 @@
 // extern_conv: PyTorch's convolution (forward and transposed, groups, stride, padding,
-// dilation) over plain NC<spatial> layouts (see externs.h). f32 runs as im2col + sgemm (col2im
-// for transposed), with a direct loop for depthwise convolutions and no im2col for 1x1 ones;
-// f16/bf16 convert to f32 around it; f64 and integer dtypes use a direct loop.
+// dilation) over plain NC<spatial> layouts (see externs.h). f32 runs as a cached oneDNN
+// (de)convolution primitive with the post-ops fused (extern_dnnl.cpp); where that cannot take
+// the call, and for f16/bf16 (converted to f32 around it), as im2col + sgemm (col2im for
+// transposed), with a direct loop for depthwise convolutions and no im2col for 1x1 ones; f64 and
+// integer dtypes use a direct loop.
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
 #include <vector>
 
+#include "extern_dnnl.h"
 #include "externs.h"
 
 namespace kiln::rt {
@@ -339,7 +342,7 @@ std::vector<float> widen(const void* data, int64_t dtype, int64_t count, int thr
 }  // namespace
 
 bool extern_conv(const ExternArgs& args) {
-  if (!ext::check_counts(args, kKind, 2, 3, 1, 8, 0)) return false;
+  if (!ext::check_counts(args, kKind, 2, 3 + ext::kMaxPostOps, 1, 8, 0)) return false;
   const int64_t* p = args.ints;
   Conv c;
   c.dtype = p[0];
@@ -378,13 +381,39 @@ bool extern_conv(const ExternArgs& args) {
     }
   }
   if (c.dtype == kExtBool) return ext::error(args, kKind, "bool is not supported");
+  ext::Epilogue ep;
+  if (!ext::parse_epilogue(args, kKind, static_cast<int32_t>(8 + 6 * spatial), 0,
+                           c.has_bias ? 3 : 2, &ep)) {
+    return false;
+  }
+  if (ep.count == 0 && args.num_inputs > (c.has_bias ? 3 : 2)) {
+    return ext::error(args, kKind, "%d inputs, but no post-op reads the extra ones",
+                      args.num_inputs);
+  }
   if (c.batch == 0 || c.cout == 0 || c.out_plane() == 0) return true;
   switch (c.dtype) {
-    case kExtFloat32:
-      return conv_f32(args, c, static_cast<const float*>(args.inputs[0]),
-                      static_cast<const float*>(args.inputs[1]),
-                      c.has_bias ? static_cast<const float*>(args.inputs[2]) : nullptr,
-                      static_cast<float*>(args.outputs[0]));
+    case kExtFloat32: {
+      if (c.cin > 0 && c.in_plane() > 0 && c.k_plane() > 0) {
+        ext::ConvShape s;
+        s.spatial = spatial, s.batch = c.batch, s.cin = c.cin, s.cout = c.cout;
+        s.groups = c.groups, s.transposed = c.transposed, s.has_bias = c.has_bias;
+        for (int64_t d = 0; d < spatial; ++d) {
+          const int64_t at = 3 - spatial + d;
+          s.in[d] = c.in[at], s.out[d] = c.out[at], s.k[d] = c.k[at];
+          s.stride[d] = c.stride[at], s.pad[d] = c.pad[at], s.dil[d] = c.dil[at];
+        }
+        const int r = ext::dnnl_conv(args, s, ep);
+        if (r != 0) return r > 0;
+      }
+      auto* y = static_cast<float*>(args.outputs[0]);
+      if (!conv_f32(args, c, static_cast<const float*>(args.inputs[0]),
+                    static_cast<const float*>(args.inputs[1]),
+                    c.has_bias ? static_cast<const float*>(args.inputs[2]) : nullptr, y)) {
+        return false;
+      }
+      ext::apply_post_ops(args, ep, y, c.batch, c.cout, c.out_plane());
+      return true;
+    }
     case kExtFloat16:
     case kExtBFloat16: {
       const int t = args.num_threads;

@@ -1,6 +1,7 @@
 // extern_gemm: batched strided GEMM with a broadcast bias epilogue (see externs.h). f32 goes to
-// oneDNN's sgemm (row-major, no reduced precision); f16/bf16 convert to f32 around it; f64 and
-// integer dtypes use plain loops.
+// a cached oneDNN matmul primitive with the post-ops fused (extern_dnnl.cpp), or where that
+// cannot take the call to oneDNN's sgemm (row-major, no reduced precision) and a post-op loop;
+// f16/bf16 convert to f32 around sgemm; f64 and integer dtypes use plain loops.
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "extern_dnnl.h"
 #include "externs.h"
 
 namespace kiln::rt {
@@ -210,7 +212,7 @@ void gemm_int(const ExternArgs& args, const Gemm& g) {
 }  // namespace
 
 bool extern_gemm(const ExternArgs& args) {
-  if (!ext::check_counts(args, kKind, 2, 3, 1, 18, 2)) return false;
+  if (!ext::check_counts(args, kKind, 2, 3 + ext::kMaxPostOps, 1, 18, 2)) return false;
   const int64_t* p = args.ints;
   Gemm g;
   g.dtype = p[0];
@@ -231,15 +233,39 @@ bool extern_gemm(const ExternArgs& args) {
   }
   if (g.has_bias && args.num_inputs < 3) return ext::error(args, kKind, "has_bias without bias");
   if (g.dtype == kExtBool) return ext::error(args, kKind, "bool is not supported");
+  ext::Epilogue ep;
+  if (!ext::parse_epilogue(args, kKind, 18, 2, g.has_bias ? 3 : 2, &ep)) return false;
+  if (ep.count == 0 && args.num_inputs > (g.has_bias ? 3 : 2)) {
+    return ext::error(args, kKind, "%d inputs, but no post-op reads the extra ones",
+                      args.num_inputs);
+  }
   if (g.batch == 0 || g.m == 0 || g.n == 0) return true;
   ext::set_threads(args.num_threads);
   switch (g.dtype) {
     case kExtFloat32: {
+      // The primitive's bias is unscaled; other alphas and betas take the sgemm path.
+      if (g.alpha == 1 && (!g.use_bias() || g.beta == 1) && g.k > 0) {
+        ext::GemmShape s;
+        s.batch = g.batch, s.m = g.m, s.n = g.n, s.k = g.k;
+        const View* views[3] = {&g.a, &g.b, &g.bias};
+        int64_t* dst[3] = {s.a, s.b, s.bias};
+        for (int v = 0; v < 3; ++v) {
+          dst[v][0] = views[v]->offset, dst[v][1] = views[v]->sb;
+          dst[v][2] = views[v]->si, dst[v][3] = views[v]->sj;
+        }
+        s.has_bias = g.use_bias();
+        const int r = ext::dnnl_gemm(args, s, ep);
+        if (r != 0) return r > 0;
+      }
       const auto* bias = g.use_bias() ? static_cast<const float*>(args.inputs[2]) : nullptr;
       auto bias_at = [&](int64_t bi, int64_t i, int64_t j) { return bias[g.bias.at(bi, i, j)]; };
-      return gemm_f32(args, g, static_cast<const float*>(args.inputs[0]), g.a,
-                      static_cast<const float*>(args.inputs[1]), g.b, bias_at,
-                      static_cast<float*>(args.outputs[0]));
+      auto* c = static_cast<float*>(args.outputs[0]);
+      if (!gemm_f32(args, g, static_cast<const float*>(args.inputs[0]), g.a,
+                    static_cast<const float*>(args.inputs[1]), g.b, bias_at, c)) {
+        return false;
+      }
+      ext::apply_post_ops(args, ep, c, g.batch * g.m, g.n, 1);
+      return true;
     }
     case kExtFloat16:
     case kExtBFloat16:

@@ -24,6 +24,10 @@ struct ExternArgs {
   int32_t num_floats;
   int32_t num_threads;
   ErrorSink* error;
+  // The container's cache of library primitives and pre-packed weights (RunContext's
+  // extern_state); null outside a container: primitives are then cached process-wide and no
+  // weight is pre-packed.
+  ExternState* state = nullptr;
 };
 
 // Element types of extern operands, numbered as kiln::ir::DType (the compiler passes
@@ -48,6 +52,42 @@ enum ExternDType : int64_t {
 // counts, an unsupported dtype) or bad data (an index out of range). Unless stated otherwise,
 // every operand is a dense row-major array of the call's dtype, and outputs never alias inputs.
 
+// ---- epilogues of gemm and conv --------------------------------------------------------------
+// gemm and conv may end with an epilogue section after their own ints and floats:
+//   ints:    weight_constant (1: B of gemm / the weight of conv is a model constant, which the
+//            routine may keep pre-packed in the container's state, keyed by its address, until
+//            extern_state_constants_changed; so its data must not change at that address before),
+//            num_post_ops (at most 8), then per post-op: kind, operand (an index into inputs
+//            after the routine's own, or -1)
+//   floats:  per post-op: alpha, beta
+// Post-ops apply in order to every output value v (after bias, alpha and beta), computed in f32
+// and only for f32 calls. Kinds (ExternPostOp below), with PyTorch's numerics:
+//   relu max(v, 0); leaky_relu v >= 0 ? v : alpha * v; elu v > 0 ? v : alpha * (exp(v) - 1);
+//   gelu_erf, gelu_tanh (approximate='tanh'); sigmoid; tanh; silu v * sigmoid(v);
+//   hardswish v * relu6(v + 3) / 6; clamp min(max(v, alpha), beta); linear alpha * v + beta;
+//   add / mul / sub: v (+, * or -) operand[e], where operand is dense with the output's shape and e
+//   is the output's flat index; add_channel / mul_channel / sub_channel: v (+, * or -) operand[c],
+//   where c is the output's channel: n of gemm's [batch, M, N], the C_out index of conv.
+enum ExternPostOp : int64_t {
+  kPostRelu = 1,
+  kPostLeakyRelu = 2,
+  kPostElu = 3,
+  kPostGeluErf = 4,
+  kPostGeluTanh = 5,
+  kPostSigmoid = 6,
+  kPostTanh = 7,
+  kPostSilu = 8,
+  kPostHardswish = 9,
+  kPostClamp = 10,
+  kPostLinear = 11,
+  kPostAdd = 20,
+  kPostAddChannel = 21,
+  kPostMul = 22,
+  kPostMulChannel = 23,
+  kPostSub = 24,
+  kPostSubChannel = 25,
+};
+
 // ---- gemm -----------------------------------------------------------------------------------
 // C[b, m, n] = alpha * sum_k A[b, m, k] * B[b, k, n] + beta * bias[b, m, n]
 // A, B and bias are strided views of their buffers (element offsets and strides, any of them 0
@@ -62,6 +102,9 @@ enum ExternDType : int64_t {
 //            13 has_bias, 14 bias_offset, 15 bias_stride_batch, 16 bias_stride_m,
 //            17 bias_stride_n
 //   floats:  0 alpha, 1 beta
+//   then, optionally, the epilogue section at ints 18 and floats 2 (B is the weight)
+// f32 calls run as a cached oneDNN matmul primitive (B pre-packed when constant) where the
+// strides allow, with the post-ops fused.
 bool extern_gemm(const ExternArgs& args);
 
 // ---- conv -----------------------------------------------------------------------------------
@@ -74,7 +117,10 @@ bool extern_gemm(const ExternArgs& args);
 //   inputs:  x, weight[, bias]   outputs: y
 //   ints:    0 dtype, 1 spatial (1..3), 2 N, 3 C_in, 4 C_out, 5 groups, 6 transposed (0/1),
 //            7 has_bias, then for each spatial dim d: 8 + 6d in_size, 9 + 6d out_size,
-//            10 + 6d kernel, 11 + 6d stride, 12 + 6d pad, 13 + 6d dilation
+//            10 + 6d kernel, 11 + 6d stride, 12 + 6d pad, 13 + 6d dilation,
+//            then, optionally, the epilogue section at ints 8 + 6 * spatial and floats 0
+// f32 calls run as a cached oneDNN (de)convolution primitive (weight pre-packed when constant),
+// with the post-ops fused.
 bool extern_conv(const ExternArgs& args);
 
 // ---- cumsum, cumprod ------------------------------------------------------------------------

@@ -11,9 +11,12 @@
 
 namespace kiln::rt {
 
+// The extern routines' per-container state (runtime/extern_dnnl.h).
+struct ExternState;
+
 // Bumped whenever this struct layout or its meaning changes; the runtime refuses a model
 // built against another version.
-constexpr uint32_t kModelInterfaceVersion = 1;
+constexpr uint32_t kModelInterfaceVersion = 2;
 
 // A symbol of the program (s0, s1, ...) and its legal range; max == -1: no upper bound.
 struct SymbolInfo {
@@ -58,13 +61,14 @@ bool fail(ErrorSink* sink, int status, const char* format, ...)
 // Everything one run needs. Input and output pointers are the data of compact row-major
 // tensors (byte_offset applied); the runtime has checked them with ModelDesc::bind_inputs.
 struct RunContext {
-  void* const* inputs;       // ModelDesc::num_inputs data pointers
-  void* const* outputs;      // ModelDesc::num_outputs data pointers
-  void* const* constants;    // ModelDesc::num_constants data pointers (64-byte aligned)
-  uint8_t* arena;            // at least arena_bytes(symbols) bytes, 64-byte aligned
-  const int64_t* symbols;    // ModelDesc::num_symbols values, bound by bind_inputs
-  int num_threads;           // intra-op threads this run may use (>= 1)
-  ErrorSink* error;          // set by a kernel that fails (e.g. an index out of range)
+  void* const* inputs;                  // ModelDesc::num_inputs data pointers
+  void* const* outputs;                 // ModelDesc::num_outputs data pointers
+  void* const* constants;               // ModelDesc::num_constants data pointers (64-byte aligned)
+  uint8_t* arena;                       // at least arena_bytes(symbols) bytes, 64-byte aligned
+  const int64_t* symbols;               // ModelDesc::num_symbols values, bound by bind_inputs
+  int num_threads;                      // intra-op threads this run may use (>= 1)
+  ErrorSink* error;                     // set by a kernel that fails (e.g. an index out of range)
+  ExternState* extern_state = nullptr;  // the container's; passed to every extern call
 };
 
 struct ModelDesc {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <map>
 
 #include "codegen/cpu/kernel_printer.h"
 #include "codegen/wrapper/wrapper_printer.h"
@@ -10,9 +11,11 @@
 #include "ops/op_table.h"
 #include "passes/passes.h"
 #include "passes/stored_tensors.h"
+#include "schedule/fuse_epilogues.h"
 #include "schedule/fuse_reductions.h"
 #include "schedule/plan_memory.h"
 #include "checksum.h"
+#include "externs.h"
 #include "util/error.h"
 #include "util/version.h"
 
@@ -80,6 +83,53 @@ std::string reduce_name(lower::ReduceOp op) {
   return "?";
 }
 
+// A gemm or conv call's fused post-ops (runtime/externs.h), as " + relu, add(buf7)".
+std::string epilogue_text(const lower::Program& program, const lower::ExternCall& c) {
+  size_t at = 0;
+  if (c.kind == "gemm") {
+    at = 18;
+  } else if (c.kind == "conv" && c.int_params.size() > 1 && c.int_params[1].as_const()) {
+    at = 8 + 6 * static_cast<size_t>(*c.int_params[1].as_const());
+  } else {
+    return "";
+  }
+  if (c.int_params.size() < at + 2) return "";
+  const auto count = c.int_params[at + 1].as_const();
+  if (!count || *count == 0 || c.int_params.size() < at + 2 + 2 * static_cast<size_t>(*count)) {
+    return "";
+  }
+  static const std::map<int64_t, std::string> kNames = {
+      {rt::kPostRelu, "relu"},
+      {rt::kPostLeakyRelu, "leaky_relu"},
+      {rt::kPostElu, "elu"},
+      {rt::kPostGeluErf, "gelu"},
+      {rt::kPostGeluTanh, "gelu_tanh"},
+      {rt::kPostSigmoid, "sigmoid"},
+      {rt::kPostTanh, "tanh"},
+      {rt::kPostSilu, "silu"},
+      {rt::kPostHardswish, "hardswish"},
+      {rt::kPostClamp, "clamp"},
+      {rt::kPostLinear, "linear"},
+      {rt::kPostAdd, "add"},
+      {rt::kPostAddChannel, "add_channel"},
+      {rt::kPostMul, "mul"},
+      {rt::kPostMulChannel, "mul_channel"},
+      {rt::kPostSub, "sub"},
+      {rt::kPostSubChannel, "sub_channel"}};
+  std::string out = " + epilogue:";
+  for (int64_t k = 0; k < *count; ++k) {
+    const auto kind = c.int_params[at + 2 + 2 * static_cast<size_t>(k)].as_const();
+    const auto input = c.int_params[at + 3 + 2 * static_cast<size_t>(k)].as_const();
+    auto it = kind ? kNames.find(*kind) : kNames.end();
+    out += std::string(k ? ", " : " ") + (it != kNames.end() ? it->second : "?");
+    if (input && *input >= 0 && static_cast<size_t>(*input) < c.inputs.size()) {
+      const lower::BufferId b = c.inputs[static_cast<size_t>(*input)];
+      out += "(" + program.buffers[static_cast<size_t>(b)].name + ")";
+    }
+  }
+  return out;
+}
+
 std::string describe_plan(const lower::Program& program, const schedule::MemoryPlan& plan,
                           const CompileSummary& summary) {
   std::string out;
@@ -100,7 +150,8 @@ std::string describe_plan(const lower::Program& program, const schedule::MemoryP
       out += "\n      ops: " + k.comment + "\n";
     } else {
       const lower::ExternCall& c = *step.call;
-      out += "  " + std::to_string(s) + ". extern " + c.kind + "\n      ops: " + c.comment + "\n";
+      out += "  " + std::to_string(s) + ". extern " + c.kind + epilogue_text(program, c) +
+             "\n      ops: " + c.comment + "\n";
       writes = c.outputs;
     }
     std::string w;
@@ -160,7 +211,8 @@ GeneratedModel generate_cpu_model(const frontend::LoadedProgram& input,
 
   GeneratedModel model;
   model.model_name = loaded.model_name.empty() ? "model" : loaded.model_name;
-  model.summary.fused_groups = schedule::fuse_reductions(lowered);
+  model.summary.fused_groups = schedule::fuse_epilogues(lowered);
+  model.summary.fused_groups += schedule::fuse_reductions(lowered);
   const schedule::MemoryPlan plan = schedule::plan_memory(lowered);
   timer.done("schedule");
 

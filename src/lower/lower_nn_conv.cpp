@@ -82,6 +82,11 @@ void lower_conv(Lowering& ctx, const ir::Node& node, const ops::Args& args) {
                            {x.sizes()[c + 1 + d], out.sizes[c + 1 + d], w.sizes()[2 + d],
                             p.stride[d], p.pad[d], p.dilation[d]});
   }
+  // The epilogue section: whether the weight may stay pre-packed in the runtime; post-ops are
+  // added by the scheduler (schedule/fuse_epilogues).
+  const bool w_constant =
+      ctx.program().buffers[static_cast<size_t>(call.inputs[1])].kind == BufferKind::kConstant;
+  call.int_params.insert(call.int_params.end(), {w_constant ? 1 : 0, 0});
   auto [id, ref] = ctx.new_buffer(out.dtype, out.sizes);
   call.outputs = {id};
   ctx.emit(std::move(call));

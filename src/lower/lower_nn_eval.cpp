@@ -2,10 +2,13 @@
 // plain loops in double (or wrapping int64) over the calls' parameters exactly as
 // runtime/externs.h documents them, so lowering tests check what each call asks for
 // independently of the optimized runtime routines.
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <mutex>
 #include <vector>
 
+#include "externs.h"
 #include "lower/evaluate.h"
 #include "lower/lower_nn_util.h"
 #include "util/error.h"
@@ -58,6 +61,95 @@ struct Acc {
   }
 };
 
+// The epilogue section of gemm and conv (runtime/externs.h) at p[at] and floats[fat]: each
+// post-op applied in double to y viewed as [outer, channels, inner], rounding to y's dtype after
+// each as separate kernels would.
+void apply_post_ops(const ExternCall& call, const std::vector<int64_t>& p, size_t at, size_t fat,
+                    const std::vector<ref::Tensor*>& in, ref::Tensor& y, int64_t outer,
+                    int64_t channels, int64_t inner) {
+  if (p.size() == at) return;
+  if (p.size() < at + 2)
+    throw error(call.kind, ": epilogue section cut short (", call.comment, ")");
+  const auto count = static_cast<size_t>(p[at + 1]);
+  if (p.size() != at + 2 + 2 * count || call.float_params.size() < fat + 2 * count) {
+    throw error(call.kind, ": malformed epilogue section (", call.comment, ")");
+  }
+  for (size_t k = 0; k < count; ++k) {
+    const int64_t kind = p[at + 2 + 2 * k], operand = p[at + 3 + 2 * k];
+    const double alpha = call.float_params[fat + 2 * k], beta = call.float_params[fat + 2 * k + 1];
+    const ref::Tensor* other = nullptr;
+    if (kind >= rt::kPostAdd) {
+      if (operand < 0 || static_cast<size_t>(operand) >= in.size()) {
+        throw error(call.kind, ": post-op ", k, " reads input ", operand, " (", call.comment, ")");
+      }
+      other = in[static_cast<size_t>(operand)];
+    }
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t c = 0; c < channels; ++c)
+        for (int64_t i = 0; i < inner; ++i) {
+          const int64_t e = (o * channels + c) * inner + i;
+          const double v = y.get(e);
+          double r = v;
+          switch (kind) {
+            case rt::kPostRelu:
+              r = std::isnan(v) ? v : std::max(v, 0.0);
+              break;
+            case rt::kPostLeakyRelu:
+              r = v > 0 ? v : alpha * v;
+              break;
+            case rt::kPostElu:
+              r = v > 0 ? v : alpha * std::expm1(v);
+              break;
+            case rt::kPostGeluErf:
+              r = 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
+              break;
+            case rt::kPostGeluTanh:
+              r = 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+              break;
+            case rt::kPostSigmoid:
+              r = 1 / (1 + std::exp(-v));
+              break;
+            case rt::kPostTanh:
+              r = std::tanh(v);
+              break;
+            case rt::kPostSilu:
+              r = v / (1 + std::exp(-v));
+              break;
+            case rt::kPostHardswish:
+              r = v * std::min(std::max(v + 3, 0.0), 6.0) / 6;
+              break;
+            case rt::kPostClamp:
+              r = std::isnan(v) ? v : std::min(std::max(v, alpha), beta);
+              break;
+            case rt::kPostLinear:
+              r = alpha * v + beta;
+              break;
+            case rt::kPostAdd:
+              r = v + other->get(e);
+              break;
+            case rt::kPostAddChannel:
+              r = v + other->get(c);
+              break;
+            case rt::kPostMul:
+              r = v * other->get(e);
+              break;
+            case rt::kPostMulChannel:
+              r = v * other->get(c);
+              break;
+            case rt::kPostSub:
+              r = v - other->get(e);
+              break;
+            case rt::kPostSubChannel:
+              r = v - other->get(c);
+              break;
+            default:
+              throw error(call.kind, ": unknown post-op kind ", kind, " (", call.comment, ")");
+          }
+          y.set(e, r);
+        }
+  }
+}
+
 void eval_gemm(const ExternCall& call, std::vector<ref::Tensor*> in, std::vector<ref::Tensor*> out,
                const SymbolValues& symbols) {
   const auto p = ints_of(call, symbols);
@@ -87,6 +179,7 @@ void eval_gemm(const ExternCall& call, std::vector<ref::Tensor*> in, std::vector
         }
         acc.store(c, (bi * m + i) * n + j);
       }
+  apply_post_ops(call, p, 18, 2, in, c, batch * m, n, 1);
 }
 
 void eval_conv(const ExternCall& call, std::vector<ref::Tensor*> in, std::vector<ref::Tensor*> out,
@@ -150,6 +243,7 @@ void eval_conv(const ExternCall& call, std::vector<ref::Tensor*> in, std::vector
         acc.store(y, (b * cout + oc) * op + of);
       }
     }
+  apply_post_ops(call, p, 8 + 6 * n, 0, in, y, batch, cout, op);
 }
 
 template <bool kProduct>

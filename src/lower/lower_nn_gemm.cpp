@@ -65,6 +65,11 @@ void emit_gemm(Lowering& ctx, const ir::Node& node, const GemmOperands& g) {
     call.int_params.insert(call.int_params.end(), {0, 0, 0, 0, 0});
   }
   call.float_params = {g.alpha, g.beta};
+  // The epilogue section: whether B is a weight the runtime may keep pre-packed; post-ops are
+  // added by the scheduler (schedule/fuse_epilogues).
+  const bool b_constant =
+      ctx.program().buffers[static_cast<size_t>(g.b.buffer)].kind == BufferKind::kConstant;
+  call.int_params.insert(call.int_params.end(), {b_constant ? 1 : 0, 0});
   auto [id, ref] = ctx.new_buffer(out.dtype, out.sizes);
   call.outputs = {id};
   ctx.emit(std::move(call));

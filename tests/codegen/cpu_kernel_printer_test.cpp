@@ -206,6 +206,7 @@ static bool extern0(const kiln::rt::RunContext& ctx, void* const* buffers) {
       .num_floats = 2,
       .num_threads = ctx.num_threads,
       .error = ctx.error,
+      .state = ctx.extern_state,
   };
   return kiln::rt::extern_gemm(args);
 }

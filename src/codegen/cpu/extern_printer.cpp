@@ -58,6 +58,7 @@ std::string print_extern(const lower::ExternCall& call, const std::string& funct
   body += "      .num_floats = " + count(call.float_params.size()) + ",\n";
   body += "      .num_threads = ctx.num_threads,\n";
   body += "      .error = ctx.error,\n";
+  body += "      .state = ctx.extern_state,\n";
   body += "  };\n";
   body += "  return kiln::rt::extern_" + call.kind + "(args);\n";
 

@@ -377,24 +377,14 @@ TEST(LinkBuild, LibraryNeedsNoTorchOrPythonAndExportsOnlyTheAbi) {
   EXPECT_GE(exported, 10) << "the C ABI of kiln.h";
 }
 
-// The runtime objects embedded in kiln are what compiling the runtime here gives: the same keys
-// and the same bytes, so a library built from them equals one built from a fresh compile.
-TEST(LinkBuild, RuntimeBuiltWithKilnMatchesAFreshCompile) {
+// The runtime objects embedded in kiln carry the keys a build here gives the runtime (same
+// toolchain, flags and sources): a model built with an empty cache takes every one of them and
+// compiles only its own sources. (The prebuild tool compiles them through compile_runtime_objects,
+// the path build_shared_library uses.)
+TEST(LinkBuild, RuntimeBuiltWithKilnServesAnEmptyCache) {
   const auto table = link::prebuilt_runtime_objects();
   ASSERT_FALSE(table.empty()) << "the test binary links kiln_prebuilt_runtime";
   auto dir = fresh_temp_dir("link_prebuilt");
-  link::LinkOptions o;
-  o.cache_dir = dir / "cache";
-  const auto fresh = link::compile_runtime_objects(o);
-  ASSERT_EQ(fresh.size(), table.size());
-  for (const auto& object : fresh) {
-    SCOPED_TRACE(object.name);
-    const auto it = std::find_if(table.begin(), table.end(),
-                                 [&](const auto& p) { return object.key == p.key; });
-    ASSERT_NE(it, table.end()) << "no embedded object under this key";
-    EXPECT_EQ(slurp(object.object), std::string(reinterpret_cast<const char*>(it->data), it->size));
-  }
-
   // A model built with an empty cache takes the runtime from the table and compiles the rest.
   HandModel h = make_hand_model(false, 1, unique_tag("prebuilt"));
   link::LinkResult r = build(h, dir / "m.so", dir / "empty-cache");

@@ -250,14 +250,6 @@ void col2im(const Conv& c, const float* col, float* yg, int threads) {
   }
 }
 
-// This thread's im2col / col2im buffer of at least n floats, kept across calls so that
-// steady-state runs allocate nothing.
-float* scratch(size_t n) {
-  thread_local std::vector<float> buf;
-  if (buf.size() < n) buf.resize(n);
-  return buf.data();
-}
-
 // One image of a forward convolution through im2col + sgemm: y_g [cout_g, op] +=
 // W_g [cout_g, cin_g * kp] col [cin_g * kp, op] for every group.
 dnnl_status_t forward_image(const Conv& c, const float* xn, const float* w, float* yn, float* col,
@@ -290,31 +282,41 @@ bool conv_f32(const ExternArgs& args, const Conv& c, const float* x, const float
     return true;
   }
   ext::set_threads(threads);
+  // im2col / col2im buffers, one per thread of a per-image loop, kept across calls in the
+  // container's state so that steady-state runs allocate nothing.
+  ext::ScratchLease lease(args);
+  const bool per_image = !c.transposed && c.batch >= threads && threads > 1;
+  if (!lease.reserve(per_image ? threads : 1)) return ext::error(args, kKind, "out of memory");
   bool ok = true;
   if (!c.transposed) {
-    const size_t col_size = c.pointwise() ? 0 : static_cast<size_t>(c.cin_g() * kp * op);
-    if (c.batch >= threads && threads > 1) {
+    const size_t col_bytes =
+        c.pointwise() ? 0 : static_cast<size_t>(c.cin_g() * kp * op) * sizeof(float);
+    if (per_image) {
       // A batch at least as large as the thread count: one image per thread, each with its
       // own im2col buffer and a sequential sgemm (oneDNN runs single-threaded inside).
 #pragma omp parallel for num_threads(threads) schedule(static)
       for (int64_t n = 0; n < c.batch; ++n) {
-        if (forward_image(c, x + n * c.cin * ip, w, y + n * c.cout * op, scratch(col_size), 1) !=
-            dnnl_success) {
+        auto* col = static_cast<float*>(lease.get(omp_get_thread_num(), col_bytes));
+        if (col == nullptr ||
+            forward_image(c, x + n * c.cin * ip, w, y + n * c.cout * op, col, 1) != dnnl_success) {
 #pragma omp atomic write
           ok = false;
         }
       }
     } else {
-      float* col = scratch(col_size);
+      auto* col = static_cast<float*>(lease.get(0, col_bytes));
+      if (col == nullptr) return ext::error(args, kKind, "out of memory for im2col");
       for (int64_t n = 0; n < c.batch && ok; ++n) {
         ok = forward_image(c, x + n * c.cin * ip, w, y + n * c.cout * op, col, threads) ==
              dnnl_success;
       }
     }
-    if (!ok) return ext::error(args, kKind, "oneDNN sgemm failed");
+    if (!ok) return ext::error(args, kKind, "oneDNN sgemm failed or out of memory");
     return true;
   }
-  float* col = scratch(static_cast<size_t>(c.cout_g() * kp * ip));
+  auto* col =
+      static_cast<float*>(lease.get(0, static_cast<size_t>(c.cout_g() * kp * ip) * sizeof(float)));
+  if (col == nullptr) return ext::error(args, kKind, "out of memory for col2im");
   for (int64_t n = 0; n < c.batch; ++n) {
     for (int64_t g = 0; g < c.groups; ++g) {
       const float* xg = x + (n * c.cin + g * c.cin_g()) * ip;

@@ -29,33 +29,31 @@ dnnl_engine_t engine() {
   return e;
 }
 
-// A stream per thread: oneDNN streams are not meant to be shared between threads.
-dnnl_stream_t thread_stream() {
-  struct Holder {
-    dnnl_stream_t s = nullptr;
-    ~Holder() {
-      if (s != nullptr) dnnl_stream_destroy(s);
-    }
-  };
-  thread_local Holder h;
-  if (h.s == nullptr && engine() != nullptr &&
-      dnnl_stream_create(&h.s, engine(), dnnl_stream_default_flags) != dnnl_success) {
-    h.s = nullptr;
-  }
-  return h.s;
-}
+}  // namespace
 
-// This thread's scratchpad (primitives run in user scratchpad mode, so concurrent runs of one
-// primitive never share one); kept across calls so that steady-state runs allocate nothing.
-uint8_t* thread_scratchpad(size_t bytes) {
-  thread_local AlignedBuffer buf;
-  thread_local size_t capacity = 0;
-  if (capacity < bytes || !buf) {
-    buf = make_aligned(bytes);
-    capacity = buf ? bytes : 0;
+namespace ext {
+
+struct Slot {
+  AlignedBuffer buf;
+  size_t capacity = 0;
+};
+
+// One call's scratch: a stream and aligned buffers, one per slot (OpenMP thread of the call).
+struct Workspace {
+  dnnl_stream_t stream = nullptr;
+  std::vector<Slot> slots;
+
+  Workspace() = default;
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+  ~Workspace() {
+    if (stream != nullptr) dnnl_stream_destroy(stream);
   }
-  return buf.get();
-}
+};
+
+}  // namespace ext
+
+namespace {
 
 struct Key {
   char kind = 0;  // 'g' gemm, 'c' conv
@@ -106,6 +104,9 @@ struct ExternState {
   std::shared_mutex mu;  // guards prims (the map, not the entries)
   std::unordered_map<Key, std::unique_ptr<Prim>, KeyHash> prims;
   std::atomic<int64_t> packs{0};
+  std::mutex pool_mu;  // guards idle and workspaces
+  std::vector<std::unique_ptr<ext::Workspace>> idle;
+  int64_t workspaces = 0;
 };
 
 ExternState* extern_state_create() {
@@ -133,6 +134,8 @@ ExternStateStats extern_state_stats(const ExternState* state) {
   for (const auto& [key, prim] : st->prims)
     s.primitives += prim->prim != nullptr ? 1 : 0;
   s.packs = st->packs.load();
+  std::lock_guard pool(st->pool_mu);
+  s.workspaces = st->workspaces;
   return s;
 }
 
@@ -143,6 +146,65 @@ ExternState& process_state() {
   static ExternState* const s = new ExternState();  // lives as long as the process
   return *s;
 }
+
+}  // namespace
+
+ScratchLease::ScratchLease(const ExternArgs& args)
+    : state_(args.state != nullptr ? args.state : &process_state()), ws_(nullptr) {
+  std::lock_guard lock(state_->pool_mu);
+  if (!state_->idle.empty()) {
+    ws_ = state_->idle.back().release();
+    state_->idle.pop_back();
+    return;
+  }
+  ws_ = new (std::nothrow) Workspace();
+  if (ws_ != nullptr) ++state_->workspaces;
+}
+
+ScratchLease::~ScratchLease() {
+  if (ws_ == nullptr) return;
+  std::lock_guard lock(state_->pool_mu);
+  // push_back allocates only while the pool grows to its peak.
+  try {
+    state_->idle.emplace_back(ws_);
+  } catch (...) {
+    delete ws_;
+    --state_->workspaces;
+  }
+}
+
+bool ScratchLease::reserve(int32_t count) {
+  if (ws_ == nullptr) return false;
+  try {
+    if (ws_->slots.size() < static_cast<size_t>(std::max(count, 1)))
+      ws_->slots.resize(static_cast<size_t>(std::max(count, 1)));
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+void* ScratchLease::get(int32_t slot, size_t bytes) {
+  if (ws_ == nullptr || slot < 0 || static_cast<size_t>(slot) >= ws_->slots.size()) return nullptr;
+  Slot& s = ws_->slots[static_cast<size_t>(slot)];
+  if (s.capacity < bytes || !s.buf) {
+    s.buf.reset();  // the old block goes first, so peak memory is the new size alone
+    s.buf = make_aligned(bytes);
+    s.capacity = s.buf ? bytes : 0;
+  }
+  return s.buf.get();
+}
+
+void* ScratchLease::stream() {
+  if (ws_ == nullptr || engine() == nullptr) return nullptr;
+  if (ws_->stream == nullptr &&
+      dnnl_stream_create(&ws_->stream, engine(), dnnl_stream_default_flags) != dnnl_success) {
+    ws_->stream = nullptr;
+  }
+  return ws_->stream;
+}
+
+namespace {
 
 dnnl_memory_desc_t plain_md(int ndims, const int64_t* dims, const int64_t* strides) {
   dnnl_memory_desc_t md{};
@@ -351,7 +413,7 @@ struct Memories {
 };
 
 // The packed copy of the weights at `wei` (made on first use), or null when out of memory.
-const void* packed_weights(ExternState& st, Prim& p, const void* wei) {
+const void* packed_weights(ExternState& st, Prim& p, const void* wei, dnnl_stream_t stream) {
   std::lock_guard lock(p.mu);
   auto it = p.packed.find(wei);
   if (it != p.packed.end()) return it->second.get();
@@ -360,8 +422,9 @@ const void* packed_weights(ExternState& st, Prim& p, const void* wei) {
   Memories m;
   m.add(DNNL_ARG_FROM, p.wei_user, wei);
   m.add(DNNL_ARG_TO, p.wei, buf.get());
-  if (!m.ok || dnnl_primitive_execute(p.pack, thread_stream(), m.count, m.args) != dnnl_success ||
-      dnnl_stream_wait(thread_stream()) != dnnl_success) {
+  if (!m.ok || stream == nullptr ||
+      dnnl_primitive_execute(p.pack, stream, m.count, m.args) != dnnl_success ||
+      dnnl_stream_wait(stream) != dnnl_success) {
     return nullptr;
   }
   ++st.packs;
@@ -370,15 +433,19 @@ const void* packed_weights(ExternState& st, Prim& p, const void* wei) {
 
 int run(const ExternArgs& args, const char* kind, ExternState& st, Prim& p, const void* src,
         const void* wei, const void* bias, void* dst) {
+  // Primitives run in user scratchpad mode, so concurrent runs of one primitive never share a
+  // scratchpad: each call's comes from its own lease.
+  ScratchLease lease(args);
+  auto s = static_cast<dnnl_stream_t>(lease.stream());
   if (p.pack != nullptr) {
-    wei = packed_weights(st, p, wei);
+    wei = packed_weights(st, p, wei, s);
     if (wei == nullptr) {
       error(args, kind, "out of memory packing weights");
       return -1;
     }
   }
   const size_t scratch_bytes = std::max<size_t>(p.scratch_bytes, 1);
-  uint8_t* scratch = thread_scratchpad(scratch_bytes);
+  void* scratch = lease.reserve(1) ? lease.get(0, scratch_bytes) : nullptr;
   if (scratch == nullptr) {
     error(args, kind, "out of memory for the scratchpad");
     return -1;
@@ -393,7 +460,6 @@ int run(const ExternArgs& args, const char* kind, ExternState& st, Prim& p, cons
     m.add(DNNL_ARG_ATTR_MULTIPLE_POST_OP(p.binary_post[b]) | DNNL_ARG_SRC_1, p.binary_md[b],
           args.inputs[p.binary_input[b]]);
   }
-  dnnl_stream_t s = thread_stream();
   if (!m.ok || s == nullptr || dnnl_primitive_execute(p.prim, s, m.count, m.args) != dnnl_success ||
       dnnl_stream_wait(s) != dnnl_success) {
     error(args, kind, "oneDNN primitive failed");
@@ -438,31 +504,43 @@ int dnnl_gemm(const ExternArgs& args, const GemmShape& g, const Epilogue& ep) {
   const bool pack = ep.weight_constant && args.state != nullptr;
   set_threads(args.num_threads);
   Prim* p = lookup(st, make_key('g', args, pack), [&](Prim& prim) {
-    const bool batched = g.batch > 1;
-    const int nd = batched ? 3 : 2;
-    const int skip = batched ? 0 : 1;  // the operands' view arrays hold a batch stride first
-    auto operand = [&](const int64_t* v, int64_t rows, int64_t cols) {
-      int64_t dims[3] = {v[1] != 0 ? g.batch : 1, rows, cols};
-      int64_t strides[3] = {v[1], v[2], v[3]};
-      tidy_strides(3, dims, strides);
-      return plain_md(nd, dims + skip, strides + skip);
+    // The primitive's dims: [batch, batch2, rows, cols], without the batch dims it lacks.
+    const int nd = g.batch2 > 1 ? 4 : g.batch > 1 ? 3 : 2;
+    auto md = [&](int64_t b1, int64_t b2, int64_t rows, int64_t cols, const int64_t* v,
+                  bool dense) {
+      const int64_t all_dims[4] = {b1, b2, rows, cols};
+      const int64_t all_strides[4] = {v[1], v[4], v[2], v[3]};
+      // Which of [batch, batch2, rows, cols] the primitive has.
+      static constexpr int kPick[3][4] = {{2, 3}, {0, 2, 3}, {0, 1, 2, 3}};
+      int64_t dims[4] = {}, strides[4] = {};
+      for (int d = 0; d < nd; ++d) {
+        dims[d] = all_dims[kPick[nd - 2][d]];
+        strides[d] = all_strides[kPick[nd - 2][d]];
+      }
+      if (dense) return dense_md(nd, dims);
+      tidy_strides(nd, dims, strides);
+      return plain_md(nd, dims, strides);
     };
-    prim.src = operand(g.a, g.m, g.k);
-    prim.wei_user = operand(g.b, g.k, g.n);
-    int64_t out_dims[3] = {g.batch, g.m, g.n};
-    prim.dst = dense_md(nd, out_dims + skip);
-    int64_t wdims[3] = {g.b[1] != 0 ? g.batch : 1, g.k, g.n};
-    prim.wei = pack ? any_md(nd, wdims + skip) : prim.wei_user;
+    // Batch dims an operand broadcasts over (stride 0) have size 1 in its descriptor.
+    auto b1 = [&](const int64_t* v) { return v[1] != 0 ? g.batch : int64_t{1}; };
+    auto b2 = [&](const int64_t* v) { return v[4] != 0 ? g.batch2 : int64_t{1}; };
+    prim.src = md(b1(g.a), b2(g.a), g.m, g.k, g.a, false);
+    prim.wei_user = md(b1(g.b), b2(g.b), g.k, g.n, g.b, false);
+    const int64_t none[5] = {};
+    prim.dst = md(g.batch, g.batch2, g.m, g.n, none, true);
+    if (pack) {
+      const dnnl_memory_desc_t dense = md(b1(g.b), b2(g.b), g.k, g.n, none, true);
+      prim.wei = any_md(nd, dense.dims);
+    } else {
+      prim.wei = prim.wei_user;
+    }
     prim.has_bias = g.has_bias;
     if (g.has_bias) {
-      int64_t dims[3] = {g.bias[1] != 0 ? g.batch : 1, g.bias[2] != 0 ? g.m : 1,
-                         g.bias[3] != 0 ? g.n : 1};
-      int64_t strides[3] = {g.bias[1], g.bias[2], g.bias[3]};
-      tidy_strides(3, dims, strides);
-      prim.bias = plain_md(nd, dims + skip, strides + skip);
+      prim.bias = md(b1(g.bias), b2(g.bias), g.bias[2] != 0 ? g.m : 1, g.bias[3] != 0 ? g.n : 1,
+                     g.bias, false);
     }
-    for (const auto* md : {&prim.src, &prim.wei_user, &prim.dst, &prim.wei}) {
-      if (md->ndims == 0) return;
+    for (const auto* d : {&prim.src, &prim.wei_user, &prim.dst, &prim.wei}) {
+      if (d->ndims == 0) return;
     }
     if (g.has_bias && prim.bias.ndims == 0) return;
     dnnl_matmul_desc_t desc{};
@@ -470,7 +548,7 @@ int dnnl_gemm(const ExternArgs& args, const GemmShape& g, const Epilogue& ep) {
                               &prim.dst) != dnnl_success) {
       return;
     }
-    dnnl_primitive_attr_t attr = make_attr(ep, nd, out_dims + skip, nd - 1, prim);
+    dnnl_primitive_attr_t attr = make_attr(ep, nd, prim.dst.dims, nd - 1, prim);
     create(prim, &desc, attr, pack);
     if (attr != nullptr) dnnl_primitive_attr_destroy(attr);
   });

@@ -23,12 +23,41 @@ void extern_state_constants_changed(ExternState* state);
 struct ExternStateStats {
   int64_t primitives = 0;
   int64_t packs = 0;
+  int64_t workspaces = 0;  // made so far: at most the number of calls ever in flight at once
 };
 ExternStateStats extern_state_stats(const ExternState* state);
 
 namespace ext {
 
 constexpr int32_t kMaxPostOps = 8;
+
+struct Workspace;
+
+// The scratch memory and oneDNN stream of one extern call, leased from the call's ExternState
+// (the process-wide one outside a container) and given back when the lease ends: concurrent
+// calls never share one, and later calls reuse it, so steady-state runs allocate nothing.
+// Nothing here is thread_local: a thread_local with a destructor keeps the model library
+// mapped after its last dlclose, until every thread that ran it has exited.
+class ScratchLease {
+ public:
+  explicit ScratchLease(const ExternArgs& args);
+  ~ScratchLease();
+  ScratchLease(const ScratchLease&) = delete;
+  ScratchLease& operator=(const ScratchLease&) = delete;
+
+  // Makes slots 0 .. count-1 usable. Call it before a parallel region whose threads each take
+  // the slot of their thread number; get() itself never resizes the slot list.
+  bool reserve(int32_t count);
+  // At least `bytes` of 64-byte aligned memory in `slot`, kept across calls; null when out of
+  // memory or the slot was not reserved. One thread per slot at a time.
+  void* get(int32_t slot, size_t bytes);
+  // The lease's oneDNN stream (dnnl_stream_t), made on first use; null when oneDNN has none.
+  void* stream();
+
+ private:
+  ExternState* state_;
+  Workspace* ws_;
+};
 
 struct PostOp {
   int64_t kind = 0;
@@ -55,12 +84,14 @@ bool parse_epilogue(const ExternArgs& args, const char* kind, int32_t int_at, in
 void apply_post_ops(const ExternArgs& args, const Epilogue& ep, float* y, int64_t outer,
                     int64_t channels, int64_t inner);
 
-// The f32 GEMM of extern_gemm as a matmul primitive: C [batch, M, N] from strided A, B and bias
-// (element (b, i, j) at offset + b * sb + i * si + j * sj). Returns 1 on success, 0 when the
-// primitive cannot take this call (the caller falls back), -1 on failure with args.error set.
+// The f32 GEMM of extern_gemm as a matmul primitive: C [batch, batch2, M, N] (dense) from
+// strided A, B and bias (element (b1, b2, i, j) at offset + b1 * sb + b2 * sb2 + i * si +
+// j * sj). Returns 1 on success, 0 when the primitive cannot take this call (the caller falls
+// back), -1 on failure with args.error set.
 struct GemmShape {
-  int64_t batch = 1, m = 0, n = 0, k = 0;
-  int64_t a[4] = {}, b[4] = {}, bias[4] = {};  // offset, stride batch, stride row, stride col
+  int64_t batch = 1, batch2 = 1, m = 0, n = 0, k = 0;
+  // offset, stride batch, stride row, stride col, stride batch2
+  int64_t a[5] = {}, b[5] = {}, bias[5] = {};
   bool has_bias = false;
 };
 int dnnl_gemm(const ExternArgs& args, const GemmShape& g, const Epilogue& ep);

@@ -103,8 +103,15 @@ enum ExternPostOp : int64_t {
 //            17 bias_stride_n
 //   floats:  0 alpha, 1 beta
 //   then, optionally, the epilogue section at ints 18 and floats 2 (B is the weight)
+//   then, optionally (only after an epilogue section, which may hold no post-ops), the batch
+//   split section of kGemmSplitInts ints: batch2, a_stride_batch2, b_stride_batch2,
+//   bias_stride_batch2. The batch is then two-level, b = b1 * batch2 + b2 (batch2 divides
+//   batch), and an operand's batch offset is b1 * stride_batch + b2 * stride_batch2: a
+//   [B, H, S, D] view permuted from [B, S, H, D] memory, reshaped to [B*H, S, D], is read in
+//   place. C stays dense [batch, M, N].
 // f32 calls run as a cached oneDNN matmul primitive (B pre-packed when constant) where the
 // strides allow, with the post-ops fused.
+constexpr int32_t kGemmSplitInts = 4;
 bool extern_gemm(const ExternArgs& args);
 
 // ---- conv -----------------------------------------------------------------------------------

@@ -152,9 +152,27 @@ void apply_post_ops(const ExternCall& call, const std::vector<int64_t>& p, size_
 
 void eval_gemm(const ExternCall& call, std::vector<ref::Tensor*> in, std::vector<ref::Tensor*> out,
                const SymbolValues& symbols) {
-  const auto p = ints_of(call, symbols);
+  auto p = ints_of(call, symbols);
   expect_params(call, p, 18, 2);
+  // The batch split section after the epilogue (runtime/externs.h): b = b1 * batch2 + b2 reads
+  // an operand at b1 * stride_batch + b2 * stride_batch2.
+  int64_t batch2 = 1, split[3] = {0, 0, 0};
+  if (p.size() >= 20 && p[19] >= 0 &&
+      p.size() == 20 + 2 * static_cast<size_t>(p[19]) + rt::kGemmSplitInts) {
+    const size_t at = p.size() - rt::kGemmSplitInts;
+    batch2 = p[at];
+    split[0] = p[at + 1], split[1] = p[at + 2], split[2] = p[at + 3];
+    p.resize(at);
+    if (batch2 <= 0 || p[1] % batch2 != 0) {
+      throw error(call.kind, ": batch ", p[1], " does not split by ", batch2, " (", call.comment,
+                  ")");
+    }
+  }
   const int64_t batch = p[1], m = p[2], n = p[3], k = p[4];
+  // An operand's batch offset: outer stride at p[outer], inner one split[which].
+  auto batch_at = [&](int64_t bi, size_t outer, int which) {
+    return bi / batch2 * p[outer] + bi % batch2 * split[which];
+  };
   const ref::Tensor& a = *in[0];
   const ref::Tensor& b = *in[1];
   const bool has_bias = p[13] != 0 && call.float_params.at(1) != 0;
@@ -166,13 +184,13 @@ void eval_gemm(const ExternCall& call, std::vector<ref::Tensor*> in, std::vector
       for (int64_t j = 0; j < n; ++j) {
         Acc acc(fl);
         for (int64_t q = 0; q < k; ++q) {
-          acc.add_product(a, p[5] + bi * p[6] + i * p[7] + q * p[8], b,
-                          p[9] + bi * p[10] + q * p[11] + j * p[12]);
+          acc.add_product(a, p[5] + batch_at(bi, 6, 0) + i * p[7] + q * p[8], b,
+                          p[9] + batch_at(bi, 10, 1) + q * p[11] + j * p[12]);
         }
         acc.f *= alpha;
         acc.i *= static_cast<uint64_t>(static_cast<int64_t>(alpha));
         if (has_bias) {
-          int64_t at = p[14] + bi * p[15] + i * p[16] + j * p[17];
+          int64_t at = p[14] + batch_at(bi, 15, 2) + i * p[16] + j * p[17];
           acc.f += beta * in[2]->get(at);
           acc.i += static_cast<uint64_t>(static_cast<int64_t>(beta)) *
                    static_cast<uint64_t>(in[2]->get_int(at));

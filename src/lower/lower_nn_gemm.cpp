@@ -1,7 +1,10 @@
 // GEMMs: mm, bmm, addmm, baddbmm become one "gemm" ExternCall each (runtime/externs.h). The
-// operands are strided views of their buffers, so a transposed or batch-broadcast weight is
-// read in place; addmm's bias is the call's epilogue, with its broadcast as zero strides.
+// operands are strided views of their buffers, so a transposed, sliced or batch-broadcast
+// operand is read in place, and so is attention's [B*H, S, D] reshape of a [B, H, S, D] view
+// permuted from [B, S, H, D] memory (a two-level batch); addmm's bias is the call's epilogue,
+// with its broadcast as zero strides.
 #include <cmath>
+#include <tuple>
 
 #include "lower/families.h"
 #include "lower/lower_nn_util.h"
@@ -30,6 +33,30 @@ struct GemmOperands {
   double alpha = 1, beta = 1;
 };
 
+// An operand of a product of `rank`-D operands, read in place where the views allow (a
+// two-level batch only for bmm), realized otherwise.
+StridedOperand gemm_operand(Lowering& ctx, const ops::Args& args, std::string_view name,
+                            const std::string& comment, size_t rank) {
+  auto s = find_strided_view(ctx, tensor_id(args, name));
+  if (s && s->sizes.size() == rank && (!s->split() || rank == 3)) return *s;
+  return strided_operand(ctx, args, name, comment);
+}
+
+bool is_one(const sym::Expr& e) {
+  auto c = e.as_const();
+  return c && *c == 1;
+}
+
+// The batch split of a call: batch2 (1: none) and each operand's (outer, inner) batch strides.
+// A one-level operand with batch stride s reads batch b1 * batch2 + b2 at (b1 * batch2 + b2) * s.
+struct BatchSplit {
+  sym::Expr batch2 = 1;
+  std::pair<sym::Expr, sym::Expr> strides(const StridedOperand& s, const sym::Expr& plain) const {
+    if (s.split() && !is_one(s.sizes[0])) return {plain, s.stride2};
+    return {plain * batch2, plain};
+  }
+};
+
 // C[batch, M, N] (the node's declared output) = alpha * A B + beta * bias.
 void emit_gemm(Lowering& ctx, const ir::Node& node, const GemmOperands& g) {
   const ir::TensorType& out = ctx.output_type(node);
@@ -44,6 +71,15 @@ void emit_gemm(Lowering& ctx, const ir::Node& node, const GemmOperands& g) {
   call.inputs = {g.a.buffer, g.b.buffer};
   auto sa = three_strides(g.a), sb = three_strides(g.b);
   // A batch dim of size 1 broadcasts like a missing one: three_strides already gives stride 0.
+  BatchSplit split;
+  for (const StridedOperand* o : {&g.a, &g.b}) {
+    if (o->split() && !is_one(o->sizes[0])) split.batch2 = o->batch2;
+  }
+  auto [a_outer, a_inner] = split.strides(g.a, sa[0]);
+  auto [b_outer, b_inner] = split.strides(g.b, sb[0]);
+  sa[0] = a_outer;
+  sb[0] = b_outer;
+  sym::Expr bias_inner = 0;
   call.int_params = {dtype_code(out.dtype),
                      batch,
                      m,
@@ -59,6 +95,7 @@ void emit_gemm(Lowering& ctx, const ir::Node& node, const GemmOperands& g) {
                      sb[2]};
   if (g.bias && g.beta != 0) {
     auto sc = three_strides(*g.bias);
+    std::tie(sc[0], bias_inner) = split.strides(*g.bias, sc[0]);
     call.inputs.push_back(g.bias->buffer);
     call.int_params.insert(call.int_params.end(), {1, g.bias->offset, sc[0], sc[1], sc[2]});
   } else {
@@ -70,10 +107,21 @@ void emit_gemm(Lowering& ctx, const ir::Node& node, const GemmOperands& g) {
   const bool b_constant =
       ctx.program().buffers[static_cast<size_t>(g.b.buffer)].kind == BufferKind::kConstant;
   call.int_params.insert(call.int_params.end(), {b_constant ? 1 : 0, 0});
+  if (!is_one(split.batch2)) {
+    call.int_params.insert(call.int_params.end(), {split.batch2, a_inner, b_inner, bias_inner});
+  }
   auto [id, ref] = ctx.new_buffer(out.dtype, out.sizes);
   call.outputs = {id};
   ctx.emit(std::move(call));
   ctx.set_output(node, 0, ref);
+}
+
+// A call has one batch split: when A and B split the batch differently, B is realized.
+void one_split(Lowering& ctx, const ops::Args& args, std::string_view b_name,
+               const std::string& comment, GemmOperands& g) {
+  if (g.a.split() && g.b.split() && !is_one(g.a.sizes[0]) && g.a.batch2 != g.b.batch2) {
+    g.b = strided_operand(ctx, args, b_name, comment);
+  }
 }
 
 // alpha / beta as the reference applies them: integral outputs truncate them.
@@ -86,11 +134,13 @@ template <bool kBatched>
 void lower_mm(Lowering& ctx, const ir::Node& node, const ops::Args& args) {
   GemmOperands g;
   const std::string comment = ctx.label(node);
-  g.a = strided_operand(ctx, args, "self", comment);
-  g.b = strided_operand(ctx, args, "mat2", comment);
-  if (g.a.sizes.size() != (kBatched ? 3u : 2u) || g.b.sizes.size() != g.a.sizes.size()) {
-    args.fail("expected ", kBatched ? 3 : 2, "-D operands");
+  const size_t rank = kBatched ? 3 : 2;
+  g.a = gemm_operand(ctx, args, "self", comment, rank);
+  g.b = gemm_operand(ctx, args, "mat2", comment, rank);
+  if (g.a.sizes.size() != rank || g.b.sizes.size() != rank) {
+    args.fail("expected ", rank, "-D operands");
   }
+  one_split(ctx, args, "mat2", comment, g);
   emit_gemm(ctx, node, g);
 }
 
@@ -100,11 +150,13 @@ void lower_add_product(Lowering& ctx, const ir::Node& node, const ops::Args& arg
   GemmOperands g;
   const std::string comment = ctx.label(node);
   const ir::DType dtype = ctx.output_type(node).dtype;
-  g.a = strided_operand(ctx, args, kBatched ? "batch1" : "mat1", comment);
-  g.b = strided_operand(ctx, args, kBatched ? "batch2" : "mat2", comment);
-  if (g.a.sizes.size() != (kBatched ? 3u : 2u) || g.b.sizes.size() != g.a.sizes.size()) {
-    args.fail("expected ", kBatched ? 3 : 2, "-D operands");
+  const size_t rank = kBatched ? 3 : 2;
+  g.a = gemm_operand(ctx, args, kBatched ? "batch1" : "mat1", comment, rank);
+  g.b = gemm_operand(ctx, args, kBatched ? "batch2" : "mat2", comment, rank);
+  if (g.a.sizes.size() != rank || g.b.sizes.size() != rank) {
+    args.fail("expected ", rank, "-D operands");
   }
+  one_split(ctx, args, kBatched ? "batch2" : "mat2", comment, g);
   g.alpha = scale(args, "alpha", dtype);
   g.beta = scale(args, "beta", dtype);
   if (g.beta != 0) {

@@ -31,12 +31,17 @@ inline sym::Expr dtype_code(ir::DType dtype) {
 }
 
 // A strided view of a realized buffer: element (i0, i1, ...) is at
-// offset + sum(i_d * strides[d]) of `buffer`.
+// offset + sum(i_d * strides[d]) of `buffer`. With batch2 other than 1, dim 0 is two-level
+// (a reshape merged two dims no single stride steps through): index i0 contributes
+// (i0 / batch2) * strides[0] + (i0 % batch2) * stride2 instead.
 struct StridedOperand {
   BufferId buffer = -1;
   sym::Expr offset = 0;
   std::vector<sym::Expr> sizes;
   std::vector<sym::Expr> strides;
+  sym::Expr batch2 = 1;
+  sym::Expr stride2 = 0;
+  bool split() const { return batch2 != sym::Expr(1); }
 };
 
 // The tensor value `v` as a strided view of a buffer. Walks back through the graph's view ops
@@ -47,6 +52,13 @@ StridedOperand strided_operand(Lowering& ctx, ir::ValueId v, const std::string& 
 // The same for a tensor argument of the node.
 StridedOperand strided_operand(Lowering& ctx, const ops::Args& args, std::string_view name,
                                const std::string& comment);
+
+// The tensor value `v` as a strided view of memory that is already computed, or nullopt where
+// that would need a copy: unlike strided_operand, it realizes nothing. Besides the view ops
+// strided_operand follows it steps through slice, select, clone (same values) and reshapes of
+// non-contiguous views (torch's view() rule), and a reshape merging two leading dims into dim 0
+// gives a two-level dim 0 (lower_nn_util.cpp).
+std::optional<StridedOperand> find_strided_view(Lowering& ctx, ir::ValueId v);
 
 // The ValueId of a tensor argument.
 ir::ValueId tensor_id(const ops::Args& args, std::string_view name);

@@ -30,6 +30,11 @@ void drop_noops(ir::ExportedProgram& program);
 // higher-order ops are not entered.
 void decompose(ir::ExportedProgram& program);
 
+// Folds a convolution's only user chain of mul / div / add / sub by constants that vary along
+// the output channel alone (inference batch norm, after decompose) into new weight and bias
+// nodes, which fold_constants then evaluates once.
+void fold_conv_batchnorm(ir::ExportedProgram& program);
+
 // Marks each view op's output as an index map over its root buffer (Value::view_of), with
 // strides and storage offset in the root's elements; reshapes no layout can express read a
 // contiguous clone instead.

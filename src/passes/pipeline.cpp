@@ -10,6 +10,7 @@ constexpr PassInfo kPipeline[] = {
     {"functionalize", functionalize},
     {"drop_noops", drop_noops},
     {"decompose", decompose},
+    {"fold_conv_batchnorm", fold_conv_batchnorm},
     {"resolve_views", resolve_views},
     {"fold_constants", fold_constants},
     {"eliminate_dead_code", eliminate_dead_code},

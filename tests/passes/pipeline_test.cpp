@@ -13,9 +13,9 @@ TEST(Pipeline, RunsThePassesInOrderAndFindsThemByName) {
   std::vector<std::string> names;
   for (const passes::PassInfo& p : passes::backend_pipeline())
     names.emplace_back(p.name);
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"inline_higher_order", "functionalize", "drop_noops",
-                                      "decompose", "resolve_views", "fold_constants", "eliminate_dead_code"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"inline_higher_order", "functionalize", "drop_noops",
+                                             "decompose", "fold_conv_batchnorm", "resolve_views",
+                                             "fold_constants", "eliminate_dead_code"}));
   ASSERT_NE(passes::find_pass("resolve_views"), nullptr);
   EXPECT_EQ(passes::find_pass("resolve_views")->run, &passes::resolve_views);
   EXPECT_EQ(passes::find_pass("no_such_pass"), nullptr);

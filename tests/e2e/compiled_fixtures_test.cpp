@@ -135,13 +135,18 @@ TEST_P(CompiledFixture, MatchesTorchAndReference) {
   };
   // (label, symbol bindings) of every shape compared.
   std::vector<std::pair<std::string, Bindings>> shapes = {{"smallest", mins}};
+  // The range maxima are compared once per model, on its newest export: the older torch's
+  // export of the same module compiles to the same kernels, and the interpreter at the image
+  // models' maxima takes most of the suite's time.
+  const bool newest_export = fx.dir.parent_path().filename() == "torch2.15";
   for (const auto& [name, hi] : maxs) {
+    if (!newest_export) break;
     if (hi == mins[name]) continue;
     Bindings one = mins;
     one[name] = hi;
     shapes.emplace_back(name + " at its maximum " + std::to_string(hi), one);
   }
-  if (maxs != mins && input_elements(maxs) <= kMaxCornerElements)
+  if (newest_export && maxs != mins && input_elements(maxs) <= kMaxCornerElements)
     shapes.emplace_back("largest", maxs);
   Bindings random = mins;
   for (auto& [name, v] : random)

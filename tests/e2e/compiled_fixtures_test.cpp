@@ -219,7 +219,10 @@ TEST_P(CompiledFixture, MatchesTorchAndReference) {
     }
     ++compared;
   }
-  EXPECT_GE(compared, 2) << "too few legal shapes compared (" << refused << " refused)";
+  // The older export compares the smallest and a random shape, of which the random one may be
+  // refused; the newest also compares the range maxima.
+  EXPECT_GE(compared, newest_export ? 2 : 1)
+      << "too few legal shapes compared (" << refused << " refused)";
 }
 
 // Reproducible builds: code generation is deterministic for every fixture (the linker's own

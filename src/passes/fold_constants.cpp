@@ -13,6 +13,7 @@
 #include "ir/graph_edit.h"
 #include "ops/args.h"
 #include "ops/op_table.h"
+#include "passes/foldable_ops.h"
 #include "passes/passes.h"
 #include "passes/stored_tensors.h"
 #include "ref/values.h"
@@ -25,14 +26,6 @@ using ir::ValueId;
 
 constexpr size_t kLargeBytes = 64 * 1024;
 constexpr size_t kGrowthFactor = 4;
-
-bool random_or_effectful(std::string_view t) {
-  for (std::string_view word : {"rand", "bernoulli", "normal", "uniform", "multinomial", "empty",
-                                "dropout", "_assert", "print"}) {
-    if (t.find(word) != std::string_view::npos) return true;
-  }
-  return false;
-}
 
 size_t tensor_bytes(const ref::Tensor& t) {
   return static_cast<size_t>(t.numel()) * ir::dtype_size(t.dtype());

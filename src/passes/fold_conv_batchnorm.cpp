@@ -15,6 +15,7 @@
 
 #include "ir/graph_edit.h"
 #include "ops/op_table.h"
+#include "passes/foldable_ops.h"
 #include "passes/passes.h"
 #include "passes/view_layout.h"
 
@@ -56,14 +57,6 @@ ir::Argument negated(const ir::Argument& a) {
 bool foldable_dtype(ir::DType t) {
   return t == ir::DType::kFloat32 || t == ir::DType::kFloat64 || t == ir::DType::kFloat16 ||
          t == ir::DType::kBFloat16;
-}
-
-bool random_or_effectful(std::string_view t) {
-  for (std::string_view word : {"rand", "bernoulli", "normal", "uniform", "multinomial", "empty",
-                                "dropout", "_assert", "print"}) {
-    if (t.find(word) != std::string_view::npos) return true;
-  }
-  return false;
 }
 
 bool static_sizes(const ir::TensorType& t) {

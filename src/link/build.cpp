@@ -96,21 +96,13 @@ void check_sources(const codegen::GeneratedModel& model) {
   }
 }
 
-std::vector<std::string> common_flags(const std::string& opt_level) {
-  // IEEE semantics kept: no -ffast-math, so results match the reference interpreter.
-  // No FMA contraction across ops, so results stay close to eager PyTorch; no errno from
-  // math functions, so sqrt and friends vectorize.
-  return {"-std=c++20",          opt_level,           "-fPIC",          "-fopenmp",
-          "-fvisibility=hidden", "-ffp-contract=off", "-fno-math-errno"};
-}
-
 std::vector<Job> plan_jobs(const codegen::GeneratedModel& model, const LinkOptions& options) {
-  std::vector<std::string> target = common_flags(options.opt_level);
+  std::vector<std::string> target = common_compile_flags(options.opt_level);
   for (auto& f : march_flags(options.target_cpu))
     target.push_back(std::move(f));
   // The runtime checks the CPU's features before any model code runs, so it must itself run on
   // any x86-64; library-style externs only run after that check and get the target's flags.
-  std::vector<std::string> baseline = common_flags("-O3");
+  std::vector<std::string> baseline = common_compile_flags("-O3");
   for (auto& f : march_flags("x86-64"))
     baseline.push_back(std::move(f));
 
@@ -300,6 +292,15 @@ int worker_count(const LinkOptions& options, size_t todo) {
 }
 
 }  // namespace
+
+std::vector<std::string> common_compile_flags(const std::string& opt_level) {
+  // IEEE semantics kept: no -ffast-math, so results match the reference interpreter.
+  // No FMA contraction across ops, so results stay close to eager PyTorch; no errno from
+  // math functions, so sqrt and friends vectorize; no floating-point traps (nothing reads the
+  // exception flags), so a select between computed values if-converts into a vector blend.
+  return {"-std=c++20",          opt_level,           "-fPIC",          "-fopenmp",
+          "-fvisibility=hidden", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math"};
+}
 
 // The empty table: executables that link the generated one (kiln_prebuilt_runtime) override it.
 __attribute__((weak)) std::span<const PrebuiltObject> prebuilt_runtime_objects() {

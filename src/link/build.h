@@ -40,6 +40,9 @@ struct LinkResult {
   double link_seconds = 0;
 };
 
+// The flags every generated and runtime object is compiled with, besides -march.
+std::vector<std::string> common_compile_flags(const std::string& opt_level);
+
 // Symbol the generated wrapper reads the embedded weights from (64-byte aligned, read-only).
 inline constexpr const char* kWeightsSymbol = "kiln_weights_blob";
 

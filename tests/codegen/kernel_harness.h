@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "codegen/cpu/kernel_printer.h"
+#include "link/build.h"
 #include "lower/kernel_ir.h"
 #include "model_interface.h"
 #include "test_paths.h"
@@ -165,10 +166,14 @@ bool fail(ErrorSink* sink, int status, const char* format, ...) {
     const auto lib = dir_ / "kernels.so";
     std::ofstream(src) << tu;
     const auto root = source_dir();
-    // No FMA contraction: each op rounds, as in PyTorch's eager kernels.
+    // The flags kiln compiles generated kernels with (the entry points here stay visible).
+    std::string kiln_flags;
+    for (const auto& f : link::common_compile_flags("-O3")) {
+      if (f != "-fvisibility=hidden") kiln_flags += f + " ";
+    }
     const std::string cmd =
-        "c++ -std=c++20 -O3 -march=x86-64-v3 -fopenmp -ffp-contract=off -Wall -Wextra -Werror " +
-        flags + " -fPIC -shared -I" + (root / "runtime").string() + " -I" +
+        "c++ " + kiln_flags + "-march=x86-64-v3 -Wall -Wextra -Werror " +
+        flags + " -shared -I" + (root / "runtime").string() + " -I" +
         (root / "include").string() + " -o " + lib.string() + " " + src.string() + " 2>&1";
     FILE* pipe = popen(cmd.c_str(), "r");
     char buf[4096];

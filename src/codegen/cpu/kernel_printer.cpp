@@ -665,15 +665,17 @@ class KernelPrinter {
           op == ReduceOp::kAny || op == ReduceOp::kAll ? DType::kBool : loop.accumulate;
       const std::string acc = acc_var(l);
       const std::string unused = li.result_used ? "" : "[[maybe_unused]] ";
-      w_.line(unused + std::string(compute_ctype(acc_t)) + " " + acc + " = " + identity(op, acc_t) +
-              ";");
+      // Boolean accumulators are int32_t: GCC vectorizes no reduction over bool.
+      const std::string acc_ctype =
+          acc_t == DType::kBool ? "int32_t" : std::string(compute_ctype(acc_t));
+      w_.line(unused + acc_ctype + " " + acc + " = " + identity(op, acc_t) + ";");
       if (op == ReduceOp::kArgMax || op == ReduceOp::kArgMin) {
         w_.line(std::string(li.index_used ? "" : "[[maybe_unused]] ") + "int64_t " + acc +
                 "_index = 0;");
       }
       const std::string cop = clause_op(op, acc_t);
       const bool nan_flag = (op == ReduceOp::kMax || op == ReduceOp::kMin) && is_float(acc_t);
-      if (nan_flag) w_.line("bool " + acc + "_nan = false;");
+      if (nan_flag) w_.line("int32_t " + acc + "_nan = 0;");
       if (!cop.empty()) clause = " reduction(" + cop + ":" + acc + ")";
       if (nan_flag) clause += " reduction(|:" + acc + "_nan)";
     }

@@ -387,6 +387,10 @@ std::string load_value(const std::string& element, DType buffer_dtype, DType to)
   if (buffer_dtype == DType::kBFloat16) {
     return convert(call("kern::bf16_to_f32", element), DType::kBFloat16, to);
   }
+  if (buffer_dtype == DType::kBool) {
+    // A bool read as a byte compared with zero: GCC vectorizes a comparison, not a bool load.
+    return convert("(reinterpret_cast<const uint8_t&>(" + element + ") != 0)", DType::kBool, to);
+  }
   return convert(element, buffer_dtype, to);
 }
 

@@ -44,6 +44,9 @@ DimWindow max_window(const sym::Expr& in, int64_t k, int64_t stride, int64_t pad
     return sym::min(k - 1, sym::floor_div(in - 1 - start(o), dil));
   };
   w.pos = [=](const sym::Expr& o, const sym::Expr& t) {
+    // Without dilation the nearest input position is a tap of the same window (padding is at
+    // most k / 2, and a window starts inside the input or its leading padding): a plain clamp.
+    if (dil == 1) return clamp_index(start(o) + t, in);
     sym::Expr tc = sym::min(sym::max(t, lo(o)), hi(o));
     return clamp_index(start(o) + tc * dil, in);
   };

@@ -471,6 +471,22 @@ TEST(ExternDnnl, ConvGeometriesWithPackedWeightsAndPostOps) {
   extern_state_destroy(state);
 }
 
+// Convolutions run on channels-last copies of their activations, which gives depthwise ones a
+// oneDNN kernel too (over plain layouts they stay with the routine's own loop).
+TEST(ExternDnnl, DepthwiseAndPlainConvsRunAsPrimitives) {
+  std::mt19937 rng(106);
+  for (int64_t groups : {1, 8}) {
+    ExternState* state = extern_state_create();
+    ASSERT_NE(state, nullptr);
+    ConvCase c = geometry({10, 9}, {3, 3}, 1, 1, 1);
+    c.cin = 8, c.cout = 8, c.groups = groups;
+    c.posts = kPostChains[1];
+    run_conv(c, rng, state);
+    EXPECT_EQ(extern_state_stats(state).primitives, 1) << "groups " << groups;
+    extern_state_destroy(state);
+  }
+}
+
 TEST(ExternDnnl, TransposedConvWithPostOps) {
   std::mt19937 rng(106);
   ExternState* state = extern_state_create();

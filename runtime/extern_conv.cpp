@@ -341,6 +341,43 @@ std::vector<float> widen(const void* data, int64_t dtype, int64_t count, int thr
   return out;
 }
 
+// [batch, channels, plane] <-> [batch, plane, channels].
+void transpose_planes(const float* from, float* to, int64_t batch, int64_t channels, int64_t plane,
+                      bool to_channels_last, int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t ch = 0; ch < channels; ++ch) {
+      const int64_t base = b * channels * plane;
+      for (int64_t i = 0; i < plane; ++i) {
+        const int64_t plain = base + ch * plane + i, last = base + i * channels + ch;
+        if (to_channels_last) {
+          to[last] = from[plain];
+        } else {
+          to[plain] = from[last];
+        }
+      }
+    }
+  }
+}
+
+// The plain routine over channels-last activations (when oneDNN takes no such call): through
+// plain copies of the input and output; post-ops run on the channels-last result.
+bool conv_f32_channels_last(const ExternArgs& args, const Conv& c, const ext::Epilogue& ep) {
+  const int t = args.num_threads;
+  std::vector<float> x(static_cast<size_t>(c.batch * c.cin * c.in_plane()));
+  std::vector<float> y(static_cast<size_t>(c.batch * c.cout * c.out_plane()));
+  transpose_planes(static_cast<const float*>(args.inputs[0]), x.data(), c.batch, c.cin,
+                   c.in_plane(), false, t);
+  if (!conv_f32(args, c, x.data(), static_cast<const float*>(args.inputs[1]),
+                c.has_bias ? static_cast<const float*>(args.inputs[2]) : nullptr, y.data())) {
+    return false;
+  }
+  auto* out = static_cast<float*>(args.outputs[0]);
+  transpose_planes(y.data(), out, c.batch, c.cout, c.out_plane(), true, t);
+  ext::apply_post_ops(args, ep, out, c.batch * c.out_plane(), c.cout, 1);
+  return true;
+}
+
 }  // namespace
 
 bool extern_conv(const ExternArgs& args) {
@@ -407,6 +444,7 @@ bool extern_conv(const ExternArgs& args) {
         const int r = ext::dnnl_conv(args, s, ep);
         if (r != 0) return r > 0;
       }
+      if (ep.channels_last) return conv_f32_channels_last(args, c, ep);
       auto* y = static_cast<float*>(args.outputs[0]);
       if (!conv_f32(args, c, static_cast<const float*>(args.inputs[0]),
                     static_cast<const float*>(args.inputs[1]),

@@ -546,8 +546,16 @@ Key make_key(char kind, const ExternArgs& args, bool pack) {
 
 }  // namespace
 
+namespace {
+std::atomic<bool> dnnl_enabled{true};
+}  // namespace
+
+void set_dnnl_enabled(bool enabled) {
+  dnnl_enabled.store(enabled);
+}
+
 int dnnl_gemm(const ExternArgs& args, const GemmShape& g, const Epilogue& ep) {
-  if (engine() == nullptr) return 0;
+  if (!dnnl_enabled.load(std::memory_order_relaxed) || engine() == nullptr) return 0;
   // Broadcast inside an operand matrix (a zero stride on a dim of size > 1) has no oneDNN
   // layout; the bias broadcasts through dims of size 1.
   auto inner_ok = [](const int64_t* v, int64_t rows, int64_t cols) {
@@ -614,7 +622,7 @@ int dnnl_gemm(const ExternArgs& args, const GemmShape& g, const Epilogue& ep) {
 }
 
 int dnnl_conv(const ExternArgs& args, const ConvShape& c, const Epilogue& ep) {
-  if (engine() == nullptr) return 0;
+  if (!dnnl_enabled.load(std::memory_order_relaxed) || engine() == nullptr) return 0;
   const int sp = static_cast<int>(c.spatial);
   int64_t pad_r[3] = {};
   for (int d = 0; d < sp; ++d) {
@@ -641,8 +649,9 @@ int dnnl_conv(const ExternArgs& args, const ConvShape& c, const Epilogue& ep) {
       src_dims[2 + d] = c.in[d];
       dst_dims[2 + d] = c.out[d];
     }
-    prim.src_user = dense_md(nd, src_dims);
-    prim.dst_user = dense_md(nd, dst_dims);
+    // The caller's layout: plain, or channels-last as the compiler planned it.
+    prim.src_user = ep.channels_last ? channels_last_md(nd, src_dims) : dense_md(nd, src_dims);
+    prim.dst_user = ep.channels_last ? channels_last_md(nd, dst_dims) : dense_md(nd, dst_dims);
     // Weights [G,] O/G, I/G, k... in oneDNN's order over PyTorch's memory: forward
     // [C_out, C_in/G, k...], transposed [C_in, C_out/G, k...].
     const int64_t cin_g = c.cin / c.groups, cout_g = c.cout / c.groups;
@@ -707,7 +716,7 @@ int dnnl_conv(const ExternArgs& args, const ConvShape& c, const Epilogue& ep) {
         }
       }
       if (attr != nullptr) dnnl_primitive_attr_destroy(attr);
-      if (prim.prim == nullptr || !channels_last) return;
+      if (prim.prim == nullptr || !channels_last || ep.channels_last) return;
       prim.src_in = make_reorder(prim.src_user, prim.src);
       prim.dst_out = make_reorder(prim.dst, prim.dst_user);
       prim.src_bytes = dnnl_memory_desc_get_size(&prim.src);
@@ -718,7 +727,7 @@ int dnnl_conv(const ExternArgs& args, const ConvShape& c, const Epilogue& ep) {
     // kernels take channels-last. Copying the activations to channels-last and back is cheaper
     // than the difference (measured 1.3-1.8x for resnet18's convolutions at batch 1 and 8, and
     // depthwise ones have no fast plain kernel at all).
-    if (!c.transposed) attempt(true);
+    if (!c.transposed || ep.channels_last) attempt(true);
     // Depthwise convolutions over plain layouts only get per-group GEMMs: the routine's own
     // direct loop is faster.
     const bool depthwise = !c.transposed && c.groups > 1 && c.cin == c.groups;
@@ -731,7 +740,12 @@ int dnnl_conv(const ExternArgs& args, const ConvShape& c, const Epilogue& ep) {
     int64_t plane = 1;
     for (int d = 0; d < sp; ++d)
       plane *= c.out[d];
-    apply_post_ops(args, ep, static_cast<float*>(args.outputs[0]), c.batch, c.cout, plane);
+    auto* y = static_cast<float*>(args.outputs[0]);
+    if (ep.channels_last) {
+      apply_post_ops(args, ep, y, c.batch * plane, c.cout, 1);
+    } else {
+      apply_post_ops(args, ep, y, c.batch, c.cout, plane);
+    }
   }
   return r;
 }

@@ -68,6 +68,7 @@ struct PostOp {
 // The epilogue section of a gemm or conv call.
 struct Epilogue {
   bool weight_constant = false;
+  bool channels_last = false;  // conv activations stored [N, spatial..., C]
   int32_t count = 0;
   PostOp ops[kMaxPostOps];
   // Whether any post-op reads an operand.
@@ -104,6 +105,10 @@ struct ConvShape {
   int64_t in[3] = {}, out[3] = {}, k[3] = {}, stride[3] = {}, pad[3] = {}, dil[3] = {};
 };
 int dnnl_conv(const ExternArgs& args, const ConvShape& c, const Epilogue& ep);
+
+// Whether dnnl_gemm and dnnl_conv may use oneDNN (default true). Tests turn it off to run the
+// routines' own loops on calls oneDNN would take.
+void set_dnnl_enabled(bool enabled);
 
 }  // namespace ext
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "extern_dnnl.h"
 
@@ -91,7 +92,15 @@ bool parse_epilogue(const ExternArgs& args, const char* kind, int32_t int_at, in
     return error(args, kind, "epilogue section cut short: %d ints, expected at least %d",
                  args.num_ints, int_at + 2);
   }
-  out->weight_constant = args.ints[int_at] != 0;
+  const int64_t flags = args.ints[int_at];
+  if ((flags & ~(kEpilogueWeightConstant | kEpilogueChannelsLast)) != 0) {
+    return error(args, kind, "unknown epilogue flags %lld", static_cast<long long>(flags));
+  }
+  out->weight_constant = (flags & kEpilogueWeightConstant) != 0;
+  out->channels_last = (flags & kEpilogueChannelsLast) != 0;
+  if (out->channels_last && (std::strcmp(kind, "conv") != 0 || args.ints[0] != kExtFloat32)) {
+    return error(args, kind, "channels-last activations need an f32 conv");
+  }
   const int64_t count = args.ints[int_at + 1];
   if (count < 0 || count > kMaxPostOps) {
     return error(args, kind, "%lld post-ops (at most %d)", static_cast<long long>(count),

@@ -54,10 +54,13 @@ enum ExternDType : int64_t {
 
 // ---- epilogues of gemm and conv --------------------------------------------------------------
 // gemm and conv may end with an epilogue section after their own ints and floats:
-//   ints:    weight_constant (1: B of gemm / the weight of conv is a model constant, which the
-//            routine may keep pre-packed in the container's state, keyed by its address, until
-//            extern_state_constants_changed; so its data must not change at that address before),
-//            num_post_ops (at most 8), then per post-op: kind, operand (an index into inputs
+//   ints:    flags: bit 0 (kEpilogueWeightConstant): B of gemm / the weight of conv is a model
+//            constant, which the routine may keep pre-packed in the container's state, keyed by
+//            its address, until extern_state_constants_changed; so its data must not change at
+//            that address before. Bit 1 (kEpilogueChannelsLast, f32 conv only): the input, the
+//            output and every full-tensor post-op operand of the [N, C, spatial...] tensors are
+//            stored channels-last, as [N, spatial..., C].
+//            Then num_post_ops (at most 8), then per post-op: kind, operand (an index into inputs
 //            after the routine's own, or -1)
 //   floats:  per post-op: alpha, beta
 // Post-ops apply in order to every output value v (after bias, alpha and beta), computed in f32
@@ -68,6 +71,11 @@ enum ExternDType : int64_t {
 //   add / mul / sub: v (+, * or -) operand[e], where operand is dense with the output's shape and e
 //   is the output's flat index; add_channel / mul_channel / sub_channel: v (+, * or -) operand[c],
 //   where c is the output's channel: n of gemm's [batch, M, N], the C_out index of conv.
+enum ExternEpilogueFlag : int64_t {
+  kEpilogueWeightConstant = 1,
+  kEpilogueChannelsLast = 2,
+};
+
 enum ExternPostOp : int64_t {
   kPostRelu = 1,
   kPostLeakyRelu = 2,

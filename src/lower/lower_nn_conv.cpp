@@ -1,4 +1,5 @@
-// Convolutions become one "conv" ExternCall (runtime/externs.h) over dense NC<spatial> buffers:
+// Convolutions become one "conv" ExternCall (runtime/externs.h) over NC<spatial> buffers, stored
+// channels-last for f32:
 // aten.convolution.default (the primitive the decomposition produces) and, for programs that
 // skip decomposition, conv1d/2d/3d (explicit, 'same' or 'valid' padding) and the transposed
 // convolutions. An unbatched input is the same memory as a batch of one.
@@ -67,10 +68,18 @@ void lower_conv(Lowering& ctx, const ir::Node& node, const ops::Args& args) {
   const bool batched = x.rank() == n + 2;
   if (!batched && x.rank() != n + 1) args.fail("expected a ", n + 2, "-D input");
   const size_t c = batched ? 1 : 0;
+  // f32 convolutions keep their activations channels-last ([N, spatial..., C]): oneDNN's direct
+  // kernels read that layout (over plain NC<spatial> it falls back to im2col + GEMM), and the
+  // tensors computed from a convolution's output are stored the same way, so chains of
+  // convolutions need no copies between them.
+  const bool channels_last = batched && !p.transposed && out.dtype == ir::DType::kFloat32 &&
+                             x.dtype() == ir::DType::kFloat32;
   ExternCall call;
   call.kind = "conv";
   call.comment = ctx.label(node);
-  call.inputs = {realized(ctx, x, node), realized(ctx, w, node)};
+  call.inputs = {channels_last ? ctx.realize_channels_last(x, ctx.label(node))
+                               : realized(ctx, x, node),
+                 realized(ctx, w, node)};
   const bool has_bias = !args.is_none("bias");
   if (has_bias) call.inputs.push_back(realized(ctx, ctx.tensor(args, "bias"), node));
   const sym::Expr batch = batched ? x.sizes()[0] : sym::Expr(1);
@@ -86,8 +95,10 @@ void lower_conv(Lowering& ctx, const ir::Node& node, const ops::Args& args) {
   // added by the scheduler (schedule/fuse_epilogues).
   const bool w_constant =
       ctx.program().buffers[static_cast<size_t>(call.inputs[1])].kind == BufferKind::kConstant;
-  call.int_params.insert(call.int_params.end(), {w_constant ? 1 : 0, 0});
-  auto [id, ref] = ctx.new_buffer(out.dtype, out.sizes);
+  const int64_t flags = (w_constant ? 1 : 0) | (channels_last ? 2 : 0);
+  call.int_params.insert(call.int_params.end(), {flags, 0});
+  auto [id, ref] = channels_last ? ctx.new_channels_last_buffer(out.dtype, out.sizes)
+                                 : ctx.new_buffer(out.dtype, out.sizes);
   call.outputs = {id};
   ctx.emit(std::move(call));
   ctx.set_output(node, 0, ref);

@@ -222,6 +222,15 @@ void eval_conv(const ExternCall& call, std::vector<ref::Tensor*> in, std::vector
   };
   const int64_t ip = prod(isz), op = prod(osz), kp = prod(ksz);
   const int64_t cin_g = cin / groups, cout_g = cout / groups;
+  // Channels-last activations: [N, spatial..., C] memory (the epilogue section's flags).
+  const size_t at = 8 + 6 * n;
+  const bool channels_last = p.size() > at && (p[at] & rt::kEpilogueChannelsLast) != 0;
+  auto x_at = [&](int64_t b, int64_t c, int64_t flat) {
+    return channels_last ? (b * ip + flat) * cin + c : (b * cin + c) * ip + flat;
+  };
+  auto y_at = [&](int64_t b, int64_t c, int64_t flat) {
+    return channels_last ? (b * op + flat) * cout + c : (b * cout + c) * op + flat;
+  };
   const ref::Tensor& x = *in[0];
   const ref::Tensor& w = *in[1];
   ref::Tensor& y = *out[0];
@@ -255,13 +264,17 @@ void eval_conv(const ExternCall& call, std::vector<ref::Tensor*> in, std::vector
             if (!inside) continue;
             const int64_t wi = transposed ? (ic * cout_g + (oc - g * cout_g)) * kp + kf
                                           : (oc * cin_g + icg) * kp + kf;
-            acc.add_product(x, (b * cin + ic) * ip + in_flat, w, wi);
+            acc.add_product(x, x_at(b, ic, in_flat), w, wi);
           }
         }
-        acc.store(y, (b * cout + oc) * op + of);
+        acc.store(y, y_at(b, oc, of));
       }
     }
-  apply_post_ops(call, p, 8 + 6 * n, 0, in, y, batch, cout, op);
+  if (channels_last) {
+    apply_post_ops(call, p, at, 0, in, y, batch * op, cout, 1);
+  } else {
+    apply_post_ops(call, p, at, 0, in, y, batch, cout, op);
+  }
 }
 
 template <bool kProduct>

@@ -154,8 +154,44 @@ Pool make_pool(Lowering& ctx, const ir::Node& node, const ops::Args& args, size_
   return p;
 }
 
-// The window's values, reduced by max: the first output.
+// Windows of at most this many taps are maxed inline, as a lazy elementwise tensor.
+constexpr int64_t kInlineWindowTaps = 16;
+
+// The window's values, reduced by max: the first output. A small window is a lazy max over its
+// taps, so the pooled value is computed inside its consumer's kernel, in that kernel's order
+// (for a convolution's input, channels-last), rather than by a reduction kernel of its own.
 TensorRef max_values(Lowering& ctx, const ir::Node& node, const Pool& p) {
+  std::vector<int64_t> taps;
+  int64_t count = 1;
+  for (const DimWindow& d : p.dims) {
+    auto c = d.taps.as_const();
+    if (!c || *c <= 0) {
+      count = kInlineWindowTaps + 1;
+      break;
+    }
+    taps.push_back(*c);
+    count *= *c;
+  }
+  if (count <= kInlineWindowTaps) {
+    return ctx.pointwise(
+        p.x.dtype(), p.out_sizes,
+        [p, taps, count](BodyBuilder& b, const Index& idx) {
+          int32_t best = -1;
+          for (int64_t flat = 0; flat < count; ++flat) {
+            Index full = idx;
+            full.resize(p.out_rank() + taps.size());
+            int64_t rest = flat;
+            for (size_t d = taps.size(); d-- > 0;) {
+              full[p.out_rank() + d] = rest % taps[d];
+              rest /= taps[d];
+            }
+            const int32_t v = p.x.load(b, p.input_index(full));
+            best = best < 0 ? v : b.binary(ScalarOp::kMax, best, v);
+          }
+          return best;
+        },
+        static_cast<int>(2 * count));
+  }
   TensorRef window = ctx.pointwise(
       p.x.dtype(), p.window_sizes(),
       [p](BodyBuilder& b, const Index& idx) { return p.x.load(b, p.input_index(idx)); }, 0);

@@ -152,20 +152,42 @@ std::pair<BufferId, TensorRef> Lowering::new_buffer(ir::DType dtype, std::vector
 
 namespace {
 
-// One kernel computing t (lazy) into buffer `out` of the same sizes.
+// [N, C, spatial...] in channels-last order, [N, spatial..., C], and back.
+std::vector<sym::Expr> channels_last_order(const std::vector<sym::Expr>& v) {
+  std::vector<sym::Expr> out{v[0]};
+  out.insert(out.end(), v.begin() + 2, v.end());
+  out.push_back(v[1]);
+  return out;
+}
+
+std::vector<sym::Expr> plain_order(const std::vector<sym::Expr>& v) {
+  std::vector<sym::Expr> out{v[0], v.back()};
+  out.insert(out.end(), v.begin() + 1, v.end() - 1);
+  return out;
+}
+
+// Loads of an [N, C, spatial...] tensor of `sizes` from its channels-last buffer.
+LoadFn channels_last_view(BufferId id, ir::DType dtype, const std::vector<sym::Expr>& sizes) {
+  return [id, dtype, stored = channels_last_order(sizes)](BodyBuilder& b, const Index& idx) {
+    return b.load(id, dtype, ravel(channels_last_order(idx), stored));
+  };
+}
+
+// One kernel computing t (lazy) into buffer `out` of the same sizes, or of its channels-last
+// order; the kernel loops in the stored order, so its stores are contiguous.
 Kernel copy_kernel(const TensorRef& t, BufferId out, ir::DType out_dtype, std::string name,
-                   std::string comment) {
+                   std::string comment, bool channels_last = false) {
   Kernel k;
   k.name = std::move(name);
   k.comment = std::move(comment);
-  k.ranges = t.sizes();
+  k.ranges = channels_last ? channels_last_order(t.sizes()) : t.sizes();
   Loop loop;
   BodyBuilder b(loop.body);
   const Index xs = loop_vars("x", t.rank());
   Store st;
   st.buffer = out;
-  st.index = ravel(xs, t.sizes());
-  st.value = b.cast(t.load(b, xs), compute_dtype(out_dtype));
+  st.index = ravel(xs, k.ranges);
+  st.value = b.cast(t.load(b, channels_last ? plain_order(xs) : xs), compute_dtype(out_dtype));
   loop.stores.push_back(std::move(st));
   k.loops.push_back(std::move(loop));
   if (!b.origins().empty()) {
@@ -183,6 +205,41 @@ BufferId Lowering::realize(const TensorRef& t, const std::string& comment) {
   emit(copy_kernel(t, id, t.dtype(), fresh_kernel_name(), comment));
   t.mark_realized(id);
   return id;
+}
+
+std::pair<BufferId, TensorRef> Lowering::new_channels_last_buffer(
+    ir::DType dtype, const std::vector<sym::Expr>& sizes) {
+  auto [id, stored] = new_buffer(dtype, channels_last_order(sizes));
+  TensorRef t(dtype, sizes, nullptr, 1);
+  t.mark_channels_last(id, channels_last_view(id, dtype, sizes));
+  channels_last_buffers_.insert(id);
+  return {id, t};
+}
+
+BufferId Lowering::realize_channels_last(const TensorRef& t, const std::string& comment) {
+  if (auto id = t.channels_last()) return *id;
+  if (t.rank() < 3) throw error("internal: channels-last layout of a rank-", t.rank(), " tensor");
+  auto [id, stored] = new_buffer(t.dtype(), channels_last_order(t.sizes()));
+  emit(copy_kernel(t, id, t.dtype(), fresh_kernel_name(), comment, true));
+  t.mark_channels_last(id, channels_last_view(id, t.dtype(), t.sizes()));
+  channels_last_buffers_.insert(id);
+  return id;
+}
+
+bool Lowering::prefers_channels_last(const TensorRef& t) const {
+  if (t.realized() || t.dtype() != ir::DType::kFloat32 || t.rank() < 3 || t.rank() > 5) {
+    return false;
+  }
+  Body scratch;
+  BodyBuilder b(scratch);
+  t.load(b, loop_vars("x", t.rank()));
+  for (const ScalarNode& n : scratch.nodes) {
+    if (n.op == ScalarOp::kLoad && channels_last_buffers_.count(n.buffer) &&
+        program_.buffers[static_cast<size_t>(n.buffer)].sizes.size() == t.rank()) {
+      return true;
+    }
+  }
+  return false;
 }
 
 TensorRef Lowering::reduce(const TensorRef& input, const std::vector<int64_t>& dims, bool keepdim,
@@ -320,11 +377,17 @@ Program Lowering::run() {
                     g.values[out].name, "'");
       }
       const TensorRef& t = values_[out];
-      if (t.realized()) continue;
+      if (t.realized() || t.channels_last()) continue;
       const int cost = measure_cost(t);
       t.set_cost(cost);
       if ((uses_[out] > 1 && cost > kSharedInlineCost) || cost > kMaxInlineCost) {
-        realize(t, label(node));
+        // A value computed from channels-last activations is stored the same way: its
+        // kernel then reads and writes contiguously, and a convolution reading it needs no copy.
+        if (prefers_channels_last(t)) {
+          realize_channels_last(t, label(node));
+        } else {
+          realize(t, label(node));
+        }
       }
     }
   }

@@ -11,6 +11,8 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,10 +82,16 @@ class TensorRef {
   bool realized() const;
   BufferId buffer() const;  // valid when realized
   bool valid() const { return static_cast<bool>(state_); }
+  // The buffer holding this [N, C, spatial...] tensor channels-last, as [N, spatial..., C], if
+  // it has one. Such a tensor is not realized(): a consumer that needs row-major memory gets a
+  // copy, and loads read the channels-last buffer.
+  std::optional<BufferId> channels_last() const;
 
  private:
   friend class Lowering;
   void mark_realized(BufferId id) const;
+  // Turns a lazy tensor into a view of its channels-last copy in `id`.
+  void mark_channels_last(BufferId id, LoadFn view) const;
   void set_cost(int cost) const;
   void set_origin(const std::string& label) const;
   struct State;
@@ -132,6 +140,13 @@ class Lowering {
   BufferId realize(const TensorRef& t, const std::string& comment);
   // A new temp buffer and a TensorRef reading it (for extern outputs).
   std::pair<BufferId, TensorRef> new_buffer(ir::DType dtype, std::vector<sym::Expr> sizes);
+  // A new temp buffer holding an [N, C, spatial...] tensor of `sizes` channels-last, and the
+  // tensor (see TensorRef::channels_last).
+  std::pair<BufferId, TensorRef> new_channels_last_buffer(ir::DType dtype,
+                                                          const std::vector<sym::Expr>& sizes);
+  // The channels-last buffer of t: its own, or a new one computed by a kernel that runs in
+  // channels-last order. A lazy t becomes a view of it; a realized t keeps its buffer too.
+  BufferId realize_channels_last(const TensorRef& t, const std::string& comment);
   void emit(Kernel kernel);
   void emit(ExternCall call);
   std::string fresh_kernel_name();
@@ -149,8 +164,13 @@ class Lowering {
  private:
   const ir::ExportedProgram& source_;
   Program program_;
+  // Whether a lazy tensor reads a channels-last buffer of its own rank (an f32 tensor of rank
+  // 3 to 5): such a tensor is best stored channels-last too.
+  bool prefers_channels_last(const TensorRef& t) const;
+
   std::vector<TensorRef> values_;
   std::vector<int> uses_;
+  std::set<BufferId> channels_last_buffers_;
   int kernel_counter_ = 0;
 };
 

@@ -11,6 +11,7 @@ struct TensorRef::State {
   LoadFn load;
   int cost = 0;
   std::optional<BufferId> buffer;
+  std::optional<BufferId> channels_last;
   std::string origin;  // the graph node that produced it
 };
 
@@ -40,6 +41,14 @@ BufferId TensorRef::buffer() const {
 void TensorRef::mark_realized(BufferId id) const {
   state_->buffer = id;
   state_->load = nullptr;
+}
+
+std::optional<BufferId> TensorRef::channels_last() const { return state_->channels_last; }
+
+void TensorRef::mark_channels_last(BufferId id, LoadFn view) const {
+  state_->channels_last = id;
+  state_->load = std::move(view);
+  state_->cost = 1;
 }
 
 void TensorRef::set_cost(int cost) const { state_->cost = cost; }

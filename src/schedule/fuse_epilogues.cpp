@@ -49,7 +49,10 @@ std::optional<CallShape> call_shape(const lower::ExternCall& call) {
     s.float_at = 0;
     s.channels = p[4];
     s.inner = sym::Expr(1);
-    for (int64_t d = 0; d < *spatial; ++d)
+    // Channels-last outputs are [N * spatial..., C_out]: channels innermost, as for gemm.
+    auto flags = p.size() > s.int_at ? p[s.int_at].as_const() : std::nullopt;
+    const bool channels_last = flags && (*flags & rt::kEpilogueChannelsLast) != 0;
+    for (int64_t d = 0; d < *spatial && !channels_last; ++d)
       s.inner = s.inner * p[9 + 6 * static_cast<size_t>(d)];
   } else {
     return {};

@@ -329,6 +329,7 @@ struct ConvCase {
   std::vector<int64_t> in, k, stride, pad, dil, out_pad;
   std::vector<Post> posts;
   bool weight_constant = true;
+  bool channels_last = false;  // activations and full-tensor operands stored [N, spatial..., C]
   int threads = 2;
 
   size_t n() const { return in.size(); }
@@ -355,6 +356,16 @@ std::vector<int64_t> unravel(int64_t flat, const std::vector<int64_t>& sizes) {
   return idx;
 }
 
+// [batch, channels, plane] memory as [batch, plane, channels].
+Buf to_channels_last(const Buf& b, int64_t batch, int64_t channels, int64_t plane) {
+  Buf out(b.dtype, b.count);
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t ch = 0; ch < channels; ++ch)
+      for (int64_t i = 0; i < plane; ++i)
+        out.set((n * plane + i) * channels + ch, b.get((n * channels + ch) * plane + i));
+  return out;
+}
+
 void run_conv(const ConvCase& c, std::mt19937& rng, ExternState* state) {
   const size_t n = c.n();
   std::vector<int64_t> out(n);
@@ -372,10 +383,23 @@ void run_conv(const ConvCase& c, std::mt19937& rng, ExternState* state) {
   std::vector<double> floats;
   EpilogueCall ep;
   ep.build(c.posts, c.weight_constant, c.bias ? 3 : 2, c.batch, c.cout, op, rng, ints, floats);
-  std::vector<const Buf*> inputs = {&x, &w};
+  // Channels-last calls get the same tensors in that layout; the result is compared after
+  // laying the expected values out the same way.
+  std::vector<Buf> laid_out;
+  laid_out.reserve(1 + ep.operands.size());
+  const Buf* x_in = &x;
+  if (c.channels_last) {
+    ints[8 + 6 * n] |= kEpilogueChannelsLast;
+    x_in = &laid_out.emplace_back(to_channels_last(x, c.batch, c.cin, ip));
+  }
+  std::vector<const Buf*> inputs = {x_in, &w};
   if (c.bias) inputs.push_back(&bias);
-  for (const Buf& o : ep.operands)
-    inputs.push_back(&o);
+  for (const Buf& o : ep.operands) {
+    const bool full = o.count == c.batch * c.cout * op && c.cout * op != c.cout;
+    inputs.push_back(c.channels_last && full
+                         ? &laid_out.emplace_back(to_channels_last(o, c.batch, c.cout, op))
+                         : &o);
+  }
   Buf y = poisoned(kExtFloat32, c.batch * c.cout * op);
   std::string what = std::string(c.transposed ? "transposed " : "") + "conv" + std::to_string(n) +
                      "d g" + std::to_string(c.groups) + " in" + std::to_string(c.in[0]) + " k" +
@@ -420,7 +444,15 @@ void run_conv(const ConvCase& c, std::mt19937& rng, ExternState* state) {
       }
     }
   ep.apply(c.posts, c.batch, c.cout, op, want);
-  expect_near_rel(y, want, what);
+  if (c.channels_last) {
+    Buf plain(kExtFloat64, y.count);
+    for (int64_t i = 0; i < y.count; ++i)
+      plain.set(i, want[static_cast<size_t>(i)]);
+    const Buf laid = to_channels_last(plain, c.batch, c.cout, op);
+    for (int64_t i = 0; i < y.count; ++i)
+      want[static_cast<size_t>(i)] = laid.get(i);
+  }
+  expect_near_rel(y, want, what + (c.channels_last ? " channels-last" : ""));
 }
 
 ConvCase geometry(std::vector<int64_t> in, std::vector<int64_t> k, int64_t stride, int64_t pad,
@@ -461,10 +493,13 @@ TEST(ExternDnnl, ConvGeometriesWithPackedWeightsAndPostOps) {
     for (const auto& posts :
          {kPostChains[0], kPostChains[1], kPostChains[14], kPostChains[15], kPostChains[16],
           kPostChains[7], kPostChains[10], kPostChains[17], kPostChains[18]}) {
-      ConvCase c = cases[i];
-      c.posts = posts;
-      c.bias = i % 2 == 0;
-      run_conv(c, rng, state);
+      for (bool channels_last : {false, true}) {
+        ConvCase c = cases[i];
+        c.posts = posts;
+        c.bias = i % 2 == 0;
+        c.channels_last = channels_last;
+        run_conv(c, rng, state);
+      }
     }
   }
   EXPECT_GT(extern_state_stats(state).primitives, 0);
@@ -485,6 +520,21 @@ TEST(ExternDnnl, DepthwiseAndPlainConvsRunAsPrimitives) {
     EXPECT_EQ(extern_state_stats(state).primitives, 1) << "groups " << groups;
     extern_state_destroy(state);
   }
+}
+
+// The routine's own loop over channels-last activations (oneDNN off), with every kind of
+// post-op operand.
+TEST(ExternDnnl, ChannelsLastConvWithoutOneDnn) {
+  std::mt19937 rng(107);
+  ext::set_dnnl_enabled(false);
+  for (const auto& posts : {kPostChains[0], kPostChains[14], kPostChains[16], kPostChains[18]}) {
+    for (ConvCase c : {geometry({7, 6}, {3, 3}, 2, 1, 1), geometry({9}, {3}, 1, 1, 2)}) {
+      c.posts = posts;
+      c.channels_last = true;
+      run_conv(c, rng, nullptr);
+    }
+  }
+  ext::set_dnnl_enabled(true);
 }
 
 TEST(ExternDnnl, TransposedConvWithPostOps) {

@@ -1,6 +1,7 @@
 // oneDNN matmul and (de)convolution primitives for extern_gemm and extern_conv, cached per call
 // shape in an ExternState, with constant weights pre-packed and post-ops fused (extern_dnnl.h).
-// Activations stay dense row-major: kiln's own kernels read them so.
+// Convolutions run over channels-last activations: those the compiler planned so, or
+// channels-last copies of plain ones.
 #include "extern_dnnl.h"
 
 #include <oneapi/dnnl/dnnl.h>

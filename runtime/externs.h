@@ -124,7 +124,7 @@ bool extern_gemm(const ExternArgs& args);
 
 // ---- conv -----------------------------------------------------------------------------------
 // PyTorch's convolution over a batched NC<spatial> input with 1 to 3 spatial dims, plain
-// row-major layouts: x [N, C_in, in...], weight [C_out, C_in/groups, k...] (transposed:
+// row-major layouts unless the epilogue's channels-last flag is set: x [N, C_in, in...], weight [C_out, C_in/groups, k...] (transposed:
 // [C_in, C_out/groups, k...]), bias [C_out], y [N, C_out, out...]. Forward: y[o] sums
 // x[o * stride - pad + k * dilation]; transposed: x[i] adds to y[i * stride - pad + k * dilation].
 // Only the leading padding enters the index math: trailing padding and output_padding are

@@ -340,14 +340,17 @@ constexpr T shr(T a, T b) {
 
 // ---- comparisons and rounding --------------------------------------------------------------
 
-// torch.maximum / torch.minimum: NaN in either operand gives NaN.
+// torch.maximum / torch.minimum: NaN in either operand gives NaN. Two plain selects, so a loop
+// of them vectorizes (a short-circuit || keeps it scalar).
 template <typename T>
 constexpr T maximum(T a, T b) {
-  return (kern::isnan(a) || a > b) ? a : b;
+  const T m = a > b ? a : b;  // b when b is NaN
+  return kern::isnan(a) ? a : m;
 }
 template <typename T>
 constexpr T minimum(T a, T b) {
-  return (kern::isnan(a) || a < b) ? a : b;
+  const T m = a < b ? a : b;
+  return kern::isnan(a) ? a : m;
 }
 
 // torch.sign: -1, 0 or 1 in the operand's type; sign(NaN) is 0.

@@ -1,8 +1,8 @@
-// Convolutions become one "conv" ExternCall (runtime/externs.h) over NC<spatial> buffers, stored
-// channels-last for f32:
-// aten.convolution.default (the primitive the decomposition produces) and, for programs that
-// skip decomposition, conv1d/2d/3d (explicit, 'same' or 'valid' padding) and the transposed
-// convolutions. An unbatched input is the same memory as a batch of one.
+// Convolutions become one "conv" ExternCall (runtime/externs.h): aten.convolution.default (the
+// primitive the decomposition produces) and, for programs that skip decomposition,
+// conv1d/2d/3d (explicit, 'same' or 'valid' padding) and the transposed convolutions. Batched
+// f32 forward convolutions read and write channels-last buffers; the others dense NC<spatial>
+// ones. An unbatched input is the same memory as a batch of one.
 #include "lower/families.h"
 #include "lower/lower_nn_util.h"
 #include "ops/nn_util.h"

@@ -63,7 +63,8 @@ class Expr {
   // The short, sympy-like spelling, e.g. "2*s0 + 1", "(s1 + 1)//2 - 1". parse(str()) == *this.
   std::string str() const;
   // A C++ expression over int64_t variables named like the symbols; floor division and
-  // modulo print as calls to kiln_floordiv / kiln_mod (Python semantics).
+  // modulo print as calls to kiln_floordiv / kiln_mod (Python semantics), min and max as
+  // kiln_min / kiln_max (runtime/sym_runtime.h).
   std::string to_cpp() const;
 
   bool operator==(const Expr& other) const;

@@ -191,14 +191,14 @@ class Printer {
         if (mode_ == Mode::kShort) {
           emit_call("Min", args);
         } else {
-          emit_cpp_minmax("std::min<int64_t>", args, 0);
+          emit_cpp_minmax("kiln_min", args, 0);
         }
         return;
       case Op::kMax:
         if (mode_ == Mode::kShort) {
           emit_call("Max", args);
         } else {
-          emit_cpp_minmax("std::max<int64_t>", args, 0);
+          emit_cpp_minmax("kiln_max", args, 0);
         }
         return;
       case Op::kEq:

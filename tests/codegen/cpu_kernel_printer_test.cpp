@@ -474,5 +474,31 @@ TEST(CpuKernelPrinter, MaskedSoftmaxLoopsVectorize) {
   EXPECT_EQ(expect_loops_vectorized(code, "masked_softmax", "r"), 4) << code;
 }
 
+// A max pool over channels-last data: taps at clamped rows (min/max index expressions), combined
+// with torch.maximum's NaN rule. The channel loop vectorizes (reference-binding std::min/max in
+// the index, or a short-circuit || in the maximum, kept it scalar).
+TEST(CpuKernelPrinter, MaxOfClampedTapsVectorizes) {
+  lower::Program p;
+  auto x = add_buffer(p, "x", DType::kFloat32, {112, 64});
+  auto y = add_buffer(p, "y", DType::kFloat32, {56, 64});
+  const DType f = DType::kFloat32;
+  lower::Kernel k;
+  k.name = "max_taps";
+  k.comment = "max pool taps";
+  k.ranges = {56, 64};
+  lower::Loop pw;
+  Nodes n(pw.body);
+  int best = -1;
+  for (int64_t t = 0; t < 3; ++t) {
+    const Expr row = sym::max(sym::min(S("x0") * 2 - 1 + t, 111), 0);
+    const int v = n.load(x, f, row * 64 + S("x1"));
+    best = best < 0 ? v : n.op(ScalarOp::kMax, f, best, v);
+  }
+  store(pw, y, S("x0") * 64 + S("x1"), best);
+  k.loops = {pw};
+  const std::string code = print_kernel(k, PrintContext{&p, {}});
+  EXPECT_EQ(expect_loops_vectorized(code, "max_taps", "x1"), 1) << code;
+}
+
 }  // namespace
 }  // namespace kiln::testing

@@ -69,8 +69,8 @@ TEST(PrintTest, Cpp) {
   EXPECT_EQ((3 * floor_div(s0, 2)).to_cpp(), "3*kiln_floordiv(s0, 2)");
   EXPECT_EQ((-floor_div(s0, 2)).to_cpp(), "-kiln_floordiv(s0, 2)");
   EXPECT_EQ(mod(s0, 3).to_cpp(), "kiln_mod(s0, 3)");
-  EXPECT_EQ(max(s0, s1).to_cpp(), "std::max<int64_t>(s0, s1)");
-  EXPECT_EQ(min(min(s0, s1), s2).to_cpp(), "std::min<int64_t>(s0, std::min<int64_t>(s1, s2))");
+  EXPECT_EQ(max(s0, s1).to_cpp(), "kiln_max(s0, s1)");
+  EXPECT_EQ(min(min(s0, s1), s2).to_cpp(), "kiln_min(s0, kiln_min(s1, s2))");
   EXPECT_EQ(eq(s0, s1).to_cpp(), "(s0 == s1)");
   EXPECT_EQ((lt(s0, s1) + 1).to_cpp(), "(s0 < s1) + 1");
   EXPECT_EQ(logical_and(lt(s0, s1), eq(s0, 2)).to_cpp(), "((s0 == 2) && (s0 < s1))");
@@ -187,13 +187,13 @@ class CppEval {
       auto [a, b] = two_args();
       return kiln_mod(a, b);
     }
-    if (eat("std::min<int64_t>")) {
+    if (eat("kiln_min")) {
       auto [a, b] = two_args();
-      return std::min(a, b);
+      return kiln_min(a, b);
     }
-    if (eat("std::max<int64_t>")) {
+    if (eat("kiln_max")) {
       auto [a, b] = two_args();
-      return std::max(a, b);
+      return kiln_max(a, b);
     }
     size_t start = i_;
     if (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) {

@@ -32,9 +32,9 @@ struct LinkResult {
   std::filesystem::path library;
   std::filesystem::path weights_file;  // empty unless external
   int objects = 0;                     // translation units linked (sources, runtime, weights)
-  int cache_hits = 0;                  // found in the cache, or among the objects built with kiln
+  int cache_hits = 0;                  // found in the cache
   int cache_misses = 0;                // compiled
-  int prebuilt = 0;            // of the hits, the objects built with kiln (prebuilt_runtime.h)
+  int prebuilt = 0;  // neither: taken from the objects built with kiln (prebuilt_runtime.h)
   double prepare_seconds = 0;  // runtime sources written, cache keys hashed
   double compile_seconds = 0;  // wall time of the parallel compiles
   double link_seconds = 0;

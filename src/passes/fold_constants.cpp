@@ -110,26 +110,10 @@ class Folder {
   }
 
   bool try_fold(const ir::Node& n) {
+    auto is_const = [&](ValueId id) { return is_const_[static_cast<size_t>(id)]; };
+    if (!evaluable_at_compile_time(g_, n, is_const)) return false;
     const ops::OpDef* op = ops::find_op(n.target);
-    if (op == nullptr || op->reference == nullptr || random_or_effectful(n.target)) return false;
-    for (const ops::ArgSchema& a : op->parsed_schema().args) {
-      if (a.is_mutated) return false;
-    }
-    for (const ir::NamedArgument& in : n.inputs) {
-      if (std::holds_alternative<ir::SubgraphArg>(in.arg)) return false;
-      for (ValueId id : ir::argument_values(in.arg)) {
-        if (!is_const_[static_cast<size_t>(id)]) return false;
-      }
-    }
-    auto outs = ir::node_outputs(n);
-    if (outs.empty()) return false;
-    for (ValueId id : outs) {
-      const ir::Value& v = g_.values[static_cast<size_t>(id)];
-      if (v.kind != ir::ValueKind::kTensor) return false;
-      for (const auto& s : v.type.sizes) {
-        if (!s.is_const()) return false;
-      }
-    }
+    const auto outs = ir::node_outputs(n);
     for (const ir::NamedArgument& in : n.inputs) {
       for (ValueId id : ir::argument_values(in.arg)) {
         if (!load(id)) return false;

@@ -203,22 +203,7 @@ class ConvBatchNormFolder {
   }
 
   bool constant_node(const ir::Node& n) const {
-    const ops::OpDef* op = ops::find_op(n.target);
-    if (op == nullptr || op->reference == nullptr || random_or_effectful(n.target)) return false;
-    for (const ops::ArgSchema& a : op->parsed_schema().args) {
-      if (a.is_mutated) return false;
-    }
-    for (const ir::NamedArgument& in : n.inputs) {
-      if (std::holds_alternative<ir::SubgraphArg>(in.arg)) return false;
-      for (ValueId id : ir::argument_values(in.arg)) {
-        if (!constant(id)) return false;
-      }
-    }
-    auto outs = ir::node_outputs(n);
-    for (ValueId id : outs) {
-      if (value(id).kind != ir::ValueKind::kTensor || !static_sizes(value(id).type)) return false;
-    }
-    return !outs.empty();
+    return evaluable_at_compile_time(g_, n, [&](ValueId id) { return constant(id); });
   }
 
   void count_uses() {

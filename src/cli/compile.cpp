@@ -117,7 +117,9 @@ int compile_command(const std::vector<std::string>& args) {
   backend.external_weights = o.external_weights;
   backend.dump_after = o.dump_after;
   backend.dump = &std::cout;
-  backend.on_stage = progress;
+  backend.on_stage = [verbose = o.verbose](std::string_view stage, double seconds) {
+    if (verbose || !stage.starts_with(' ')) progress(stage, seconds);  // parts only when verbose
+  };
   codegen::GeneratedModel model = codegen::generate_cpu_model(loaded, backend);
 
   if (!o.emit_sources.empty()) {

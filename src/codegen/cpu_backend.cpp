@@ -4,8 +4,10 @@
 #include <cstring>
 #include <map>
 
+#include "checksum.h"
 #include "codegen/cpu/kernel_printer.h"
 #include "codegen/wrapper/wrapper_printer.h"
+#include "externs.h"
 #include "ir/printer.h"
 #include "lower/lowering.h"
 #include "ops/op_table.h"
@@ -14,8 +16,6 @@
 #include "schedule/fuse_epilogues.h"
 #include "schedule/fuse_reductions.h"
 #include "schedule/plan_memory.h"
-#include "checksum.h"
-#include "externs.h"
 #include "util/error.h"
 #include "util/version.h"
 
@@ -31,16 +31,25 @@ class StageTimer {
  public:
   explicit StageTimer(const CpuBackendOptions& o) : options_(o) {}
   void done(std::string_view stage) {
-    const auto now = std::chrono::steady_clock::now();
-    if (options_.on_stage) {
-      options_.on_stage(stage, std::chrono::duration<double>(now - start_).count());
-    }
-    start_ = now;
+    report(stage, start_);
+    start_ = lap_start_ = std::chrono::steady_clock::now();
+  }
+  // A part of the current stage, timed from the previous part (or the stage's start).
+  void lap(std::string_view part) {
+    report(part, lap_start_);
+    lap_start_ = std::chrono::steady_clock::now();
   }
 
  private:
+  void report(std::string_view name, std::chrono::steady_clock::time_point since) const {
+    if (!options_.on_stage) return;
+    const auto now = std::chrono::steady_clock::now();
+    options_.on_stage(name, std::chrono::duration<double>(now - since).count());
+  }
+
   const CpuBackendOptions& options_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point lap_start_ = start_;
 };
 
 // Lays out every constant 64-byte aligned in one blob.
@@ -65,20 +74,29 @@ std::vector<ConstantLayout> build_weights(const frontend::LoadedProgram& loaded,
 
 std::string sizes_text(const std::vector<sym::Expr>& sizes) {
   std::string out = "[";
-  for (size_t d = 0; d < sizes.size(); ++d) out += (d ? ", " : "") + sizes[d].str();
+  for (size_t d = 0; d < sizes.size(); ++d)
+    out += (d ? ", " : "") + sizes[d].str();
   return out + "]";
 }
 
 std::string reduce_name(lower::ReduceOp op) {
   switch (op) {
-    case lower::ReduceOp::kSum: return "sum";
-    case lower::ReduceOp::kProd: return "prod";
-    case lower::ReduceOp::kMax: return "max";
-    case lower::ReduceOp::kMin: return "min";
-    case lower::ReduceOp::kArgMax: return "argmax";
-    case lower::ReduceOp::kArgMin: return "argmin";
-    case lower::ReduceOp::kAny: return "any";
-    case lower::ReduceOp::kAll: return "all";
+    case lower::ReduceOp::kSum:
+      return "sum";
+    case lower::ReduceOp::kProd:
+      return "prod";
+    case lower::ReduceOp::kMax:
+      return "max";
+    case lower::ReduceOp::kMin:
+      return "min";
+    case lower::ReduceOp::kArgMax:
+      return "argmax";
+    case lower::ReduceOp::kArgMin:
+      return "argmin";
+    case lower::ReduceOp::kAny:
+      return "any";
+    case lower::ReduceOp::kAll:
+      return "all";
   }
   return "?";
 }
@@ -98,24 +116,23 @@ std::string epilogue_text(const lower::Program& program, const lower::ExternCall
   if (!count || *count == 0 || c.int_params.size() < at + 2 + 2 * static_cast<size_t>(*count)) {
     return "";
   }
-  static const std::map<int64_t, std::string> kNames = {
-      {rt::kPostRelu, "relu"},
-      {rt::kPostLeakyRelu, "leaky_relu"},
-      {rt::kPostElu, "elu"},
-      {rt::kPostGeluErf, "gelu"},
-      {rt::kPostGeluTanh, "gelu_tanh"},
-      {rt::kPostSigmoid, "sigmoid"},
-      {rt::kPostTanh, "tanh"},
-      {rt::kPostSilu, "silu"},
-      {rt::kPostHardswish, "hardswish"},
-      {rt::kPostClamp, "clamp"},
-      {rt::kPostLinear, "linear"},
-      {rt::kPostAdd, "add"},
-      {rt::kPostAddChannel, "add_channel"},
-      {rt::kPostMul, "mul"},
-      {rt::kPostMulChannel, "mul_channel"},
-      {rt::kPostSub, "sub"},
-      {rt::kPostSubChannel, "sub_channel"}};
+  static const std::map<int64_t, std::string> kNames = {{rt::kPostRelu, "relu"},
+                                                        {rt::kPostLeakyRelu, "leaky_relu"},
+                                                        {rt::kPostElu, "elu"},
+                                                        {rt::kPostGeluErf, "gelu"},
+                                                        {rt::kPostGeluTanh, "gelu_tanh"},
+                                                        {rt::kPostSigmoid, "sigmoid"},
+                                                        {rt::kPostTanh, "tanh"},
+                                                        {rt::kPostSilu, "silu"},
+                                                        {rt::kPostHardswish, "hardswish"},
+                                                        {rt::kPostClamp, "clamp"},
+                                                        {rt::kPostLinear, "linear"},
+                                                        {rt::kPostAdd, "add"},
+                                                        {rt::kPostAddChannel, "add_channel"},
+                                                        {rt::kPostMul, "mul"},
+                                                        {rt::kPostMulChannel, "mul_channel"},
+                                                        {rt::kPostSub, "sub"},
+                                                        {rt::kPostSubChannel, "sub_channel"}};
   std::string out = " + epilogue:";
   for (int64_t k = 0; k < *count; ++k) {
     const auto kind = c.int_params[at + 2 + 2 * static_cast<size_t>(k)].as_const();
@@ -133,8 +150,8 @@ std::string epilogue_text(const lower::Program& program, const lower::ExternCall
 std::string describe_plan(const lower::Program& program, const schedule::MemoryPlan& plan,
                           const CompileSummary& summary) {
   std::string out;
-  out += "steps: " + std::to_string(program.steps.size()) + " (" +
-         std::to_string(summary.kernels) + " kernels, " + std::to_string(summary.externs) +
+  out += "steps: " + std::to_string(program.steps.size()) + " (" + std::to_string(summary.kernels) +
+         " kernels, " + std::to_string(summary.externs) +
          " externs), fused groups: " + std::to_string(summary.fused_groups) + "\n";
   for (size_t s = 0; s < program.steps.size(); ++s) {
     const lower::Step& step = program.steps[s];
@@ -145,7 +162,8 @@ std::string describe_plan(const lower::Program& program, const schedule::MemoryP
       for (const lower::Loop& loop : k.loops) {
         out += " " + (loop.reduce ? reduce_name(*loop.reduce) : std::string("pointwise")) +
                (loop.ranges.empty() ? "" : sizes_text(loop.ranges));
-        for (const auto& st : loop.stores) writes.push_back(st.buffer);
+        for (const auto& st : loop.stores)
+          writes.push_back(st.buffer);
       }
       out += "\n      ops: " + k.comment + "\n";
     } else {
@@ -157,7 +175,8 @@ std::string describe_plan(const lower::Program& program, const schedule::MemoryP
     std::string w;
     for (lower::BufferId b : writes) {
       const lower::Buffer& buf = program.buffers[b];
-      const std::string text = buf.name + " " + std::string(ir::dtype_name(buf.dtype)) + sizes_text(buf.sizes);
+      const std::string text =
+          buf.name + " " + std::string(ir::dtype_name(buf.dtype)) + sizes_text(buf.sizes);
       if (w.find(text) == std::string::npos) w += (w.empty() ? "" : ", ") + text;
     }
     out += "      writes: " + w + "\n";
@@ -170,7 +189,8 @@ std::string describe_plan(const lower::Program& program, const schedule::MemoryP
   for (size_t k = 0; k < plan.slots.size(); ++k) {
     out += "  slot " + std::to_string(k) + " at " + plan.slots[k].offset.str() + ", " +
            plan.slots[k].bytes.str() + " bytes:";
-    for (lower::BufferId b : plan.slots[k].members) out += " " + program.buffers[b].name;
+    for (lower::BufferId b : plan.slots[k].members)
+      out += " " + program.buffers[b].name;
     out += "\n";
   }
   return out;
@@ -197,13 +217,14 @@ GeneratedModel generate_cpu_model(const frontend::LoadedProgram& input,
   if (!dumped && !passes::find_pass(options.dump_after)) {
     throw error("--dump-after: no pass named '", options.dump_after, "'");
   }
-  passes::prepare_for_backend(program, [&](const passes::PassInfo& pass,
-                                           const ir::ExportedProgram& p) {
-    if (pass.name == options.dump_after && options.dump) {
-      *options.dump << ir::print(p);
-      dumped = true;
-    }
-  });
+  passes::prepare_for_backend(program,
+                              [&](const passes::PassInfo& pass, const ir::ExportedProgram& p) {
+                                timer.lap("  pass " + std::string(pass.name));
+                                if (pass.name == options.dump_after && options.dump) {
+                                  *options.dump << ir::print(p);
+                                  dumped = true;
+                                }
+                              });
   timer.done("passes");
 
   lower::Program lowered = lower::lower_program(program);
@@ -256,8 +277,9 @@ GeneratedModel generate_cpu_model(const frontend::LoadedProgram& input,
       unit += cpu::print_extern(*step.call, inner, pc);
       ++model.summary.externs;
     }
-    unit += "\nbool " + fn + "(const kiln::rt::RunContext& ctx, void* const* buffers) {\n  return " +
-            inner + "(ctx, buffers);\n}\n\n";
+    unit += "\nbool " + fn +
+            "(const kiln::rt::RunContext& ctx, void* const* buffers) {\n  return " + inner +
+            "(ctx, buffers);\n}\n\n";
     spec.step_functions.push_back(fn);
     if (++unit_steps == kStepsPerUnit) flush();
   }

@@ -20,7 +20,8 @@ struct CpuBackendOptions {
   std::string dump_after;
   std::ostream* dump = nullptr;
   // Called after each stage with its name ("passes", "lower", "schedule", "codegen") and
-  // the seconds it took (for the progress lines and --verbose).
+  // the seconds it took (for the progress lines and --verbose); each pass is reported before
+  // the "passes" stage, as "  pass <name>".
   std::function<void(std::string_view stage, double seconds)> on_stage;
 };
 

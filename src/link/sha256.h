@@ -22,7 +22,7 @@ class Sha256 {
   std::string hex_digest();
 
  private:
-  void block(const uint8_t* p);
+  void blocks(const uint8_t* p, size_t count);
 
   std::array<uint32_t, 8> state_;
   std::array<uint8_t, 64> buffer_{};
@@ -31,5 +31,13 @@ class Sha256 {
 };
 
 std::string sha256_hex(std::string_view text);
+
+// The compression function, exposed so tests can hold the accelerated one to the portable one.
+namespace sha256_detail {
+// Whether this CPU has the SHA extensions (and compress uses them).
+bool accelerated();
+// Runs `blocks` 64-byte blocks through `state` (8 words), portably or with the fastest code.
+void compress(uint32_t* state, const uint8_t* p, size_t blocks, bool portable);
+}  // namespace sha256_detail
 
 }  // namespace kiln::link

@@ -1,9 +1,10 @@
 // fold_conv_batchnorm: a convolution whose only user chain is pointwise mul / div / add / sub
 // by constants that vary along the output channel alone (inference batch norm after decompose:
 // (y - mean) * rstd * gamma + beta) computes what one convolution with a rescaled weight and a
-// shifted bias computes. The chain's ops are replayed on the weight (viewed per output channel)
-// and on the bias, as new constant-only nodes that fold_constants then evaluates once; the
-// convolution moves to the chain's end, takes the new weight and bias, and the chain is dropped.
+// shifted bias computes. The chain's ops are replayed on a per-channel scale and on the bias, as
+// new constant-only nodes that fold_constants then evaluates once; the weight (viewed per output
+// channel) is multiplied by the scale once. The convolution moves to the chain's end, takes the
+// new weight and bias, and the chain is dropped.
 //
 // A chain ends at the first op that is none of these, whose other operand is not a constant
 // broadcasting along the channel dim only ([C, 1, 1], [1, C, 1, 1], a scalar, a number), whose
@@ -111,7 +112,7 @@ struct Step {
 // `channel_shape`'s non-1 dims (for a transposed convolution the weight is [C_in, C_out/g, k...]
 // and is viewed as [g, C_in/g, C_out/g, k...]).
 struct WeightLayout {
-  std::vector<int64_t> weight, work, channel_shape, scalar_shape;
+  std::vector<int64_t> weight, work, channel_shape;
   int64_t out_channels = 0;
 };
 
@@ -268,7 +269,6 @@ class ConvBatchNormFolder {
       l.channel_shape[0] = g;
       l.channel_shape[2] = l.weight[1];
     }
-    l.scalar_shape.assign(l.work.size(), 1);
     if (out.sizes[1] != sym::Expr(l.out_channels)) return std::nullopt;
     return l;
   }
@@ -365,15 +365,18 @@ class ConvBatchNormFolder {
     std::optional<ValueId> b = tensor_of(arg_of(conv, "bias"));
     const std::vector<int64_t> bias_shape{l.out_channels}, one{1};
 
-    // The operand as the weight and the bias broadcast it.
-    auto for_weight = [&](const Operand& o) -> ir::Argument {
-      if (!o.tensor) return o.number;
-      return ir::TensorArg{
-          reshape(*o.tensor, o.per_channel ? l.channel_shape : l.scalar_shape, sname)};
-    };
-    auto for_bias = [&](const Operand& o) -> ir::Argument {
+    // The operand as the per-channel scale and the bias broadcast it.
+    auto per_channel = [&](const Operand& o) -> ir::Argument {
       if (!o.tensor) return o.number;
       return ir::TensorArg{reshape(*o.tensor, o.per_channel ? bias_shape : one, sname)};
+    };
+    auto ones = [&](const std::string& base) {
+      return emit("aten.full.default",
+                  {{"size", bias_shape},
+                   {"fill_value", int64_t{1}},
+                   {"dtype", ir::ScalarTypeArg{wtype.dtype}},
+                   {"device", wtype.device}},
+                  base);
     };
     auto bias_or_zeros = [&]() -> ir::Argument {
       if (b) return ir::TensorArg{*b};
@@ -384,17 +387,21 @@ class ConvBatchNormFolder {
                                  {"device", wtype.device}},
                                 bname)};
     };
-    // Weight first, then bias: argument evaluation order would leave the node order unspecified.
+    // Scales gather into one [C] factor, so the weight (the large operand) is multiplied once.
+    std::optional<ValueId> scale;
     auto scale_both = [&](std::string_view target, const Operand& o) {
-      ir::Argument w_by = for_weight(o);
-      w = emit(target, {{"self", ir::TensorArg{w}}, {"other", w_by}}, wname);
-      if (!b) return;
-      ir::Argument b_by = for_bias(o);
-      b = emit(target, {{"self", ir::TensorArg{*b}}, {"other", b_by}}, bname);
+      ir::Argument by = per_channel(o);
+      if (!scale && arith_of(target) == Arith::kMul && o.per_channel) {
+        scale = std::get<ir::TensorArg>(by).value;
+      } else {
+        scale = emit(target, {{"self", ir::TensorArg{scale ? *scale : ones(sname)}}, {"other", by}},
+                     sname);
+      }
+      if (b) b = emit(target, {{"self", ir::TensorArg{*b}}, {"other", by}}, bname);
     };
     auto shift = [&](std::string_view target, const Operand& o, const ir::Argument& alpha) {
       ir::Argument base = bias_or_zeros();
-      ir::CallArgs args{{"self", base}, {"other", for_bias(o)}};
+      ir::CallArgs args{{"self", base}, {"other", per_channel(o)}};
       if (number_value(alpha) != 1) args.emplace_back("alpha", alpha);
       b = emit(target, args, bname);
     };
@@ -422,6 +429,11 @@ class ConvBatchNormFolder {
           }
           break;
       }
+    }
+    if (scale) {
+      ValueId by = reshape(*scale, l.channel_shape, sname);
+      w = emit("aten.mul.Tensor", {{"self", ir::TensorArg{w}}, {"other", ir::TensorArg{by}}},
+               wname);
     }
     w = reshape(w, l.weight, wname);
 

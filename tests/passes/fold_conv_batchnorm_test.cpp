@@ -106,15 +106,15 @@ TEST(FoldConvBatchNorm, ConvolutionTakesTheChainIntoWeightAndBias) {
             "  %reshape: f32[3, 1, 1] = aten.reshape.default(%p_beta, [-1, 1, 1])\n"
             "  %convolution_scale: f32[3] = aten.reshape.default(%b_mean, [3])\n"
             "  %convolution_bias: f32[3] = aten.sub.Tensor(%p_b, %convolution_scale)\n"
-            "  %convolution_scale_1: f32[3, 1, 1, 1] = aten.reshape.default(%p_scale, [3, 1, 1, "
-            "1])\n"
-            "  %convolution_weight: f32[3, 2, 3, 3] = aten.mul.Tensor(%p_w, "
-            "%convolution_scale_1)\n"
-            "  %convolution_scale_2: f32[3] = aten.reshape.default(%p_scale, [3])\n"
+            "  %convolution_scale_1: f32[3] = aten.reshape.default(%p_scale, [3])\n"
             "  %convolution_bias_1: f32[3] = aten.mul.Tensor(%convolution_bias, "
-            "%convolution_scale_2)\n"
-            "  %convolution_scale_3: f32[3] = aten.reshape.default(%reshape, [3])\n"
+            "%convolution_scale_1)\n"
+            "  %convolution_scale_2: f32[3] = aten.reshape.default(%reshape, [3])\n"
             "  %convolution_bias_2: f32[3] = aten.add.Tensor(%convolution_bias_1, "
+            "%convolution_scale_2)\n"
+            "  %convolution_scale_3: f32[3, 1, 1, 1] = "
+            "aten.reshape.default(%convolution_scale_1, [3, 1, 1, 1])\n"
+            "  %convolution_weight: f32[3, 2, 3, 3] = aten.mul.Tensor(%p_w, "
             "%convolution_scale_3)\n"
             "  %convolution: f32[s0, 3, 6, 6] = aten.convolution.default(%x, "
             "%convolution_weight, %convolution_bias_2, [1, 1], [1, 1], [1, 1], False, [0, 0], "
@@ -269,9 +269,11 @@ TEST(FoldConvBatchNorm, StopsWhereAnIntermediateValueHasAnotherUser) {
   EXPECT_EQ(fold_checked(p, images({{2, 2, 5, 5}}, 3)),
             "graph(%p_w: f32[4, 2, 1, 1], %x: f32[2, 2, 5, 5], %s: f32[4, 1, 1], %t: f32[4, 1, "
             "1]):\n"
-            "  %convolution_scale: f32[4, 1, 1, 1] = aten.reshape.default(%s, [4, 1, 1, 1])\n"
+            "  %convolution_scale: f32[4] = aten.reshape.default(%s, [4])\n"
+            "  %convolution_scale_1: f32[4, 1, 1, 1] = aten.reshape.default(%convolution_scale, "
+            "[4, 1, 1, 1])\n"
             "  %convolution_weight: f32[4, 2, 1, 1] = aten.mul.Tensor(%p_w, "
-            "%convolution_scale)\n"
+            "%convolution_scale_1)\n"
             "  %convolution: f32[2, 4, 5, 5] = aten.convolution.default(%x, "
             "%convolution_weight, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1)\n"
             "  %add: f32[2, 4, 5, 5] = aten.add.Tensor(%convolution, %t)\n"
@@ -388,6 +390,22 @@ void expect_folds(const ConvSpec& c, const Tail& tail, uint32_t seed) {
   ASSERT_GE(conv, 0);
   EXPECT_EQ(g.nodes[static_cast<size_t>(conv)].target, "aten.convolution.default") << ir::print(q);
   EXPECT_EQ(count_targets(q.graph, "aten.convolution.default"), 1);
+  // The chain's scales gather into one per-channel factor: the weight is multiplied once.
+  const ir::Node& folded = g.nodes[static_cast<size_t>(conv)];
+  auto numel = [&](ir::ValueId id) {
+    int64_t n = 1;
+    for (const sym::Expr& s : g.values[static_cast<size_t>(id)].type.sizes)
+      n *= s.value();
+    return n;
+  };
+  const int64_t weight_numel = numel(std::get<ir::TensorArg>(folded.inputs[1].arg).value);
+  int weight_products = 0;
+  for (const ir::Node& n : g.nodes) {
+    if (n.target.starts_with("aten.mul.") || n.target.starts_with("aten.div.")) {
+      weight_products += numel(ir::node_outputs(n)[0]) == weight_numel;
+    }
+  }
+  EXPECT_EQ(weight_products, 1) << ir::print(q);
 }
 
 TEST(FoldConvBatchNorm, Conv2dBatchNorm) {

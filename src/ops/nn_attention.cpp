@@ -166,7 +166,7 @@ std::vector<ref::RValue> sdpa_ref(const Args& a) {
       }
     }
   }
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 const OpDef kOps[] = {

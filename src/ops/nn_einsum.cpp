@@ -279,7 +279,7 @@ std::vector<ref::RValue> einsum_ref(const Args& a) {
       out.set_int(i, static_cast<int64_t>(acc_i[static_cast<size_t>(i)]));
     }
   }
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 // ---- Decomposition ----

@@ -52,7 +52,7 @@ std::vector<ref::RValue> embedding_ref(const Args& a) {
     for (int64_t c = 0; c < width; ++c)
       copy_element(w, r * width + c, out, i * width + c);
   }
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 // ---- gather and scatter ----
@@ -115,7 +115,7 @@ std::vector<ref::RValue> gather_ref(const Args& a) {
         checked_index(a, index.get_int(i), dim, ss[static_cast<size_t>(dim)]);
     copy_element(self, ravel(pos, ss), out, i);
   }
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 enum class Scatter : uint8_t { kValue, kSrc, kAdd };
@@ -174,7 +174,7 @@ std::vector<ref::RValue> scatter_ref(const Args& a) {
   }
   for (size_t i = 0; i < sums.size(); ++i)
     sums[i].store(out, static_cast<int64_t>(i));
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 // ---- index_select ----
@@ -209,7 +209,7 @@ std::vector<ref::RValue> index_select_ref(const Args& a) {
     pos[d] = checked_index(a, index.get_int(pos[d]), dim, ss[d]);
     copy_element(self, ravel(pos, ss), out, i);
   }
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 const OpDef kOps[] = {

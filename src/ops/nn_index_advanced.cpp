@@ -181,7 +181,7 @@ std::vector<ref::RValue> index_tensor_ref(const Args& a) {
       out.set_int(o, self.get_int(ravel(src, self.sizes())));
     }
   }
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 }  // namespace kiln::ops::nn

@@ -230,7 +230,7 @@ std::vector<ref::RValue> outer_ref(const Args& a) {
       p.store(out, i * y.numel() + j);
     }
   }
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 // Names of the operands, for the templates.

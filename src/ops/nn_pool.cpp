@@ -207,7 +207,7 @@ std::vector<ref::RValue> max_pool_ref(const Args& a) {
         });
       });
   if (kIndices) return {out, indices};
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 template <size_t N>
@@ -245,7 +245,7 @@ std::vector<ref::RValue> avg_pool_ref(const Args& a) {
           out.set_int(oi, sum.int_value() / div);  // integral averages truncate, as in C
         }
       });
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 // Adaptive pooling: window o of n over a dim of size in is [floor(o*in/n), ceil((o+1)*in/n)).
@@ -308,7 +308,7 @@ std::vector<ref::RValue> adaptive_avg_ref(const Args& a) {
                     for_each_tap(w, in_sp, [&](int64_t i) { sum.add(x, base + i); });
                     out.set(oi, sum.value() / static_cast<double>(count));
                   });
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 template <size_t N>

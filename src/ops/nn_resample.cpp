@@ -179,7 +179,7 @@ std::vector<ref::RValue> resample_ref(const Args& a, const ref::Tensor& x, const
       out.set(p * out_plane + o, v);
     }
   }
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 template <size_t N, Mode M>

@@ -148,7 +148,7 @@ std::vector<ref::RValue> rms_norm_ref(const Args& a) {
     for (size_t j = 0; j < g.size(); ++j)
       out.set(g[j], x.get(g[j]) * r * param(w, static_cast<int64_t>(j), 1));
   }
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 // ---- Channel-wise norms over inputs laid out as [N, C, *] ----
@@ -249,7 +249,7 @@ std::vector<ref::RValue> batch_norm_ref(const Args& a) {
   Layout l(x);
   normalize(
       a, x, stats, [&](int64_t i) { return l.channel(i); }, a.to_double("eps"), out);
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 // Returns (out, save_mean, save_rstd): empty on the CPU, as PyTorch's CPU kernel returns them;
@@ -316,7 +316,7 @@ std::vector<ref::RValue> instance_norm_ref(const Args& a) {
     normalize(
         a, x, stats, [&](int64_t i) { return l.channel(i); }, eps, out);
   }
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 // ---- group_norm: statistics over each group of C / G channels and the spatial dims ----

@@ -82,9 +82,9 @@ DType other_dtype(const Args& a, DType compute) {
 
 template <typename Fn>
 std::vector<ref::RValue> scalar_other_binary(const Args& a, DType compute, Fn fn) {
-  return {map_elements<2>(a, {operand_value(a, "self"), operand_value(a, "other")},
-                          {compute, other_dtype(a, compute)},
-                          [&](const std::array<Num, 2>& v) { return fn(v[0], v[1]); })};
+  return ref::single_result(map_elements<2>(
+      a, {operand_value(a, "self"), operand_value(a, "other")}, {compute, other_dtype(a, compute)},
+      [&](const std::array<Num, 2>& v) { return fn(v[0], v[1]); }));
 }
 
 std::vector<ref::RValue> mul_ref(const Args& a) {
@@ -246,7 +246,7 @@ std::vector<ref::RValue> pow_ref(const Args& a) {
 // reciprocal and products for these exponents, which differ from std::pow at -0 and -inf.
 std::vector<ref::RValue> pow_tensor_scalar_ref(const Args& a) {
   DType t = result_type(a, {"self", "exponent"});
-  Num e = load(operand_value(a, "exponent"), 0, t);
+  Num e = load(operand_value(a, "exponent").get(), 0, t);
   bool special = t != DType::kFloat16;
   return map_unary(a, t, [&](Num x) {
     if (!x.real) return Num::of_int(powi(x.i, e.i));
@@ -276,12 +276,12 @@ std::vector<ref::RValue> addcmul_ref(const Args& a) {
   DType t = result_type(a, {"self", "tensor1", "tensor2"});
   Scalar value = a.scalar("value");
   int64_t value_i = value.is_floating() ? static_cast<int64_t>(value.f) : value.i;
-  return {map_elements<3>(
+  return ref::single_result(map_elements<3>(
       a, {operand_value(a, "self"), operand_value(a, "tensor1"), operand_value(a, "tensor2")},
       {t, t, t}, [&](const std::array<Num, 3>& v) {
         if (v[0].real) return Num::of(v[0].f + value.to_double() * v[1].f * v[2].f);
         return Num::of_int(wrap_add(v[0].i, wrap_mul(wrap_mul(value_i, v[1].i), v[2].i)));
-      })};
+      }));
 }
 
 std::vector<OutType> lerp_shape(const Args& a) {

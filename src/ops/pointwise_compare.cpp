@@ -146,22 +146,24 @@ std::vector<ref::RValue> clamp_ref(const Args& a) {
   DType t = clamp_shape(a).at(0).tensor.dtype;
   bool has_min = has_bound(a, "min"), has_max = has_bound(a, "max");
   ref::Tensor none(DType::kBool, {});
-  ref::Tensor lo = has_min ? operand_value(a, "min") : none;
-  ref::Tensor hi = has_max ? operand_value(a, "max") : none;
+  OperandValue lo = has_min ? operand_value(a, "min") : OperandValue(none);
+  OperandValue hi = has_max ? operand_value(a, "max") : OperandValue(none);
   DType bound = number_bounds(a) && ir::is_integral(t) ? DType::kInt64 : t;
-  return {map_elements<3>(
-      a, {operand_value(a, "self"), lo, hi}, {t, bound, bound}, [&](const std::array<Num, 3>& v) {
-        Num r = v[0];
-        for (int k = 1; k <= 2; ++k) {
-          if (!(k == 1 ? has_min : has_max)) continue;
-          const Num& b = v[static_cast<size_t>(k)];
-          if (r.real && std::isnan(b.f)) return b;
-          if (r.real && std::isnan(r.f)) return r;
-          bool take = r.real ? (k == 1 ? r.f < b.f : r.f > b.f) : (k == 1 ? r.i < b.i : r.i > b.i);
-          if (take) r = b;
-        }
-        return r;
-      })};
+  return ref::single_result(map_elements<3>(a, {operand_value(a, "self"), lo.get(), hi.get()},
+                                            {t, bound, bound}, [&](const std::array<Num, 3>& v) {
+                                              Num r = v[0];
+                                              for (int k = 1; k <= 2; ++k) {
+                                                if (!(k == 1 ? has_min : has_max)) continue;
+                                                const Num& b = v[static_cast<size_t>(k)];
+                                                if (r.real && std::isnan(b.f)) return b;
+                                                if (r.real && std::isnan(r.f)) return r;
+                                                bool take = r.real
+                                                                ? (k == 1 ? r.f < b.f : r.f > b.f)
+                                                                : (k == 1 ? r.i < b.i : r.i > b.i);
+                                                if (take) r = b;
+                                              }
+                                              return r;
+                                            }));
 }
 
 // ---- where ---------------------------------------------------------------------------------
@@ -181,9 +183,9 @@ std::vector<OutType> where_shape(const Args& a) {
 
 std::vector<ref::RValue> where_ref(const Args& a) {
   DType t = result_type(a, {"self", "other"});
-  return {map_elements<3>(
+  return ref::single_result(map_elements<3>(
       a, {operand_value(a, "condition"), operand_value(a, "self"), operand_value(a, "other")},
-      {DType::kBool, t, t}, [](const std::array<Num, 3>& v) { return v[0].i != 0 ? v[1] : v[2]; })};
+      {DType::kBool, t, t}, [](const std::array<Num, 3>& v) { return v[0].i != 0 ? v[1] : v[2]; }));
 }
 
 // ---- masked_fill ---------------------------------------------------------------------------
@@ -204,7 +206,8 @@ std::vector<OutType> masked_fill_shape(const Args& a) {
 
 std::vector<ref::RValue> masked_fill_ref(const Args& a) {
   DType t = a.type("self").dtype;
-  ref::Tensor value = operand_value(a, "value");
+  OperandValue value_operand = operand_value(a, "value");
+  const ref::Tensor& value = value_operand.get();
   Scalar v;
   if (value.is_floating()) {
     v.kind = Scalar::Kind::kFloat;
@@ -214,9 +217,9 @@ std::vector<ref::RValue> masked_fill_ref(const Args& a) {
     v.i = value.get_int(0);
   }
   check_fits(a, v, t);
-  return {map_elements<3>(a, {operand_value(a, "self"), a.tensor("mask"), value},
-                          {t, DType::kBool, t},
-                          [](const std::array<Num, 3>& x) { return x[1].i != 0 ? x[2] : x[0]; })};
+  return ref::single_result(
+      map_elements<3>(a, {operand_value(a, "self"), a.tensor("mask"), value}, {t, DType::kBool, t},
+                      [](const std::array<Num, 3>& x) { return x[1].i != 0 ? x[2] : x[0]; }));
 }
 
 #define KILN_COMPARE(name, op)                                                                   \

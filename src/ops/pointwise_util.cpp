@@ -252,7 +252,7 @@ void check_clamp_bound(const Args& a, std::string_view which, const Scalar& boun
   }
 }
 
-ref::Tensor operand_value(const Args& a, std::string_view name) {
+OperandValue operand_value(const Args& a, std::string_view name) {
   if (a.is_tensor(name)) return a.tensor(name);
   auto s = a.known_scalar(name);
   if (!s) a.fail("argument '", name, "' has no known value");
@@ -265,7 +265,7 @@ ref::Tensor operand_value(const Args& a, std::string_view name) {
   } else {
     t.set_int(0, s->i);
   }
-  return t;
+  return OperandValue(std::move(t));
 }
 
 Num load(const ref::Tensor& t, int64_t index, ir::DType as) {

@@ -76,8 +76,25 @@ void check_clamp_bound(const Args& a, std::string_view which, const Scalar& boun
 
 // ---- Reference evaluation ------------------------------------------------------------------
 
+// An operand's values without copying a tensor: it refers to a tensor given as an lvalue (an
+// argument, a caller's local) and owns one given as an rvalue (a number made into a tensor).
+// Constant folding runs elementwise ops over whole weight tensors, where a copy costs as much as
+// the op. Lives no longer than the expression or scope that made it.
+class OperandValue {
+ public:
+  OperandValue(const ref::Tensor& t) : view_(&t) {}      // NOLINT: converts like a reference
+  OperandValue(ref::Tensor&& t) : own_(std::move(t)) {}  // NOLINT
+  OperandValue(OperandValue&&) = default;
+  OperandValue& operator=(OperandValue&&) = default;
+  const ref::Tensor& get() const { return view_ != nullptr ? *view_ : own_; }
+
+ private:
+  ref::Tensor own_;
+  const ref::Tensor* view_ = nullptr;
+};
+
 // The operand's values: the tensor, or the number as a 0-dim bool/int64/float64 tensor.
-ref::Tensor operand_value(const Args& a, std::string_view name);
+OperandValue operand_value(const Args& a, std::string_view name);
 
 // One element as an op computes it: cast to the operand's compute dtype, held as a double
 // (floating dtypes) or an int64 (integral dtypes and bool).
@@ -108,8 +125,12 @@ inline int64_t wrap_mul(int64_t a, int64_t b) {
 // The op's result: its own shape rule's first output, filled with fn over the broadcast operands,
 // operand k loaded as as[k]. fn takes std::array<Num, N> and returns a Num.
 template <size_t N, typename Fn>
-ref::Tensor map_elements(const Args& a, const std::array<ref::Tensor, N>& in,
+ref::Tensor map_elements(const Args& a, const std::array<OperandValue, N>& operands,
                          const std::array<ir::DType, N>& as, Fn fn) {
+  std::array<const ref::Tensor*, N> tensors;
+  for (size_t k = 0; k < N; ++k)
+    tensors[k] = &operands[k].get();
+  auto in = [&](size_t k) -> const ref::Tensor& { return *tensors[k]; };
   const ir::TensorType type = a.op().shape(a).at(0).tensor;
   ref::Tensor out(type.dtype, to_ints(type.sizes, a));
   const std::vector<int64_t>& sizes = out.sizes();
@@ -121,21 +142,21 @@ ref::Tensor map_elements(const Args& a, const std::array<ref::Tensor, N>& in,
   std::array<bool, N> exact{};
   for (size_t k = 0; k < N; ++k) {
     step[k].assign(rank, 0);
-    const std::vector<int64_t>& own = in[k].sizes();
+    const std::vector<int64_t>& own = in(k).sizes();
     int64_t running = 1;
     for (size_t d = own.size(); d-- > 0;) {
       step[k][d + rank - own.size()] = own[d] == 1 ? 0 : running;
       running *= own[d];
     }
     // Stored values are already rounded to their dtype: loading as that dtype is a plain read.
-    exact[k] = in[k].dtype() == as[k] && ir::is_floating(as[k]);
+    exact[k] = in(k).dtype() == as[k] && ir::is_floating(as[k]);
   }
   std::vector<int64_t> counter(rank, 0);
   std::array<int64_t, N> at{};
   std::array<Num, N> v;
   for (int64_t i = 0; i < out.numel(); ++i) {
     for (size_t k = 0; k < N; ++k)
-      v[k] = exact[k] ? Num::of(in[k].get(at[k])) : load(in[k], at[k], as[k]);
+      v[k] = exact[k] ? Num::of(in(k).get(at[k])) : load(in(k), at[k], as[k]);
     Num r = fn(v);
     if (r.real) {
       out.set(i, r.f);
@@ -157,14 +178,15 @@ ref::Tensor map_elements(const Args& a, const std::array<ref::Tensor, N>& in,
 // Shorthands over named operands, all loaded as `as`.
 template <typename Fn>
 std::vector<ref::RValue> map_unary(const Args& a, ir::DType as, Fn fn) {
-  return {map_elements<1>(a, {operand_value(a, "self")}, {as},
-                          [&](const std::array<Num, 1>& v) { return fn(v[0]); })};
+  return ref::single_result(map_elements<1>(a, {operand_value(a, "self")}, {as},
+                                            [&](const std::array<Num, 1>& v) { return fn(v[0]); }));
 }
 template <typename Fn>
 std::vector<ref::RValue> map_binary(const Args& a, std::string_view x, std::string_view y,
                                     ir::DType as, Fn fn) {
-  return {map_elements<2>(a, {operand_value(a, x), operand_value(a, y)}, {as, as},
-                          [&](const std::array<Num, 2>& v) { return fn(v[0], v[1]); })};
+  return ref::single_result(
+      map_elements<2>(a, {operand_value(a, x), operand_value(a, y)}, {as, as},
+                      [&](const std::array<Num, 2>& v) { return fn(v[0], v[1]); }));
 }
 
 }  // namespace kiln::ops::pointwise

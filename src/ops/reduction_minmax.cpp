@@ -69,7 +69,7 @@ std::vector<ref::RValue> extreme_ref(const Args& a) {
     const auto& g = groups[o];
     copy_element(x, g[extreme_pos<kMax>(x, g)], out, static_cast<int64_t>(o));
   }
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 // max.dim / min.dim: (values, indices).
@@ -114,7 +114,7 @@ std::vector<ref::RValue> arg_ref(const Args& a) {
   for (size_t o = 0; o < groups.size(); ++o) {
     out.set_int(static_cast<int64_t>(o), static_cast<int64_t>(extreme_pos<kMax>(x, groups[o])));
   }
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 // all / any: bool, except that uint8 inputs give uint8. An empty list for .dims reduces nothing.
@@ -139,7 +139,7 @@ std::vector<ref::RValue> logical_ref(const Args& a) {
     }
     out.set_int(static_cast<int64_t>(o), acc ? 1 : 0);
   }
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 const OpDef kOps[] = {

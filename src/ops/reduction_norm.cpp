@@ -100,7 +100,7 @@ std::vector<ref::RValue> norm_ref(const Args& a) {
   double p = ord_of(a);
   for (size_t o = 0; o < groups.size(); ++o)
     out.set(static_cast<int64_t>(o), group_norm_value(x, groups[o], p));
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 // logsumexp: integer and bool inputs give the default float dtype. PyTorch's eager kernel
@@ -137,7 +137,7 @@ std::vector<ref::RValue> logsumexp_ref(const Args& a) {
       sum += std::exp(x.get(i) - m);
     out.set(static_cast<int64_t>(o), std::log(sum) + m);
   }
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 const OpDef kOps[] = {

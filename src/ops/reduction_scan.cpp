@@ -49,7 +49,7 @@ std::vector<ref::RValue> scan_ref(const Args& a) {
       }
     }
   }
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 // softmax.int / log_softmax.int take an optional dtype the input is cast to; _softmax /
@@ -93,7 +93,7 @@ std::vector<ref::RValue> softmax_ref(const Args& a) {
       out.set(lane[j], r);
     }
   }
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 const OpDef kOps[] = {

@@ -49,7 +49,7 @@ std::vector<ref::RValue> sum_ref(const Args& a) {
       out.set_int(oi, acc);
     }
   }
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 // mean: the output dtype must be floating, either the input's or the explicit dtype.
@@ -86,7 +86,7 @@ std::vector<ref::RValue> mean_ref(const Args& a) {
     // An empty group is 0/0: NaN, as in PyTorch.
     out.set(static_cast<int64_t>(o), acc / static_cast<double>(groups[o].size()));
   }
-  return {out};
+  return ref::single_result(std::move(out));
 }
 
 // The variance family. var.dim / std.dim take `unbiased`; the .correction overloads take a

@@ -97,7 +97,7 @@ int64_t Tensor::get_int(int64_t i) const {
   return static_cast<int64_t>(v);
 }
 
-void Tensor::set(int64_t i, double v) {
+void Tensor::set_other(int64_t i, double v) {
   if (floating_) {
     f_[static_cast<size_t>(i)] = round_to_dtype(dtype_, v);
   } else if (dtype_ == ir::DType::kBool) {
@@ -125,11 +125,31 @@ Tensor Tensor::reshaped(std::vector<int64_t> sizes) const {
   return t;
 }
 
+namespace {
+
+// Whether elements lie one after another in row-major order (size-1 dims have any stride).
+bool row_major(const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides) {
+  int64_t expected = 1;
+  for (size_t d = sizes.size(); d-- > 0;) {
+    if (sizes[d] != 1 && strides[d] != expected) return false;
+    expected *= sizes[d];
+  }
+  return true;
+}
+
+}  // namespace
+
 Tensor tensor_from_bytes(ir::DType dtype, const std::vector<int64_t>& sizes,
                          const std::vector<int64_t>& strides, int64_t storage_offset,
                          std::span<const std::byte> storage) {
   Tensor t(dtype, sizes);
   const size_t esize = ir::dtype_size(dtype);
+  if (dtype == ir::DType::kFloat32 && row_major(sizes, strides)) {  // the common weight
+    const std::byte* p = storage.data() + static_cast<size_t>(storage_offset) * esize;
+    for (int64_t flat = 0; flat < t.numel(); ++flat)
+      t.set(flat, load<float>(p + static_cast<size_t>(flat) * esize));
+    return t;
+  }
   std::vector<int64_t> index(sizes.size(), 0);
   for (int64_t flat = 0; flat < t.numel(); ++flat) {
     int64_t element = storage_offset;
@@ -189,6 +209,11 @@ std::vector<std::byte> tensor_to_bytes(const Tensor& t) {
   const ir::DType dtype = t.dtype();
   const size_t esize = ir::dtype_size(dtype);
   std::vector<std::byte> out(static_cast<size_t>(t.numel()) * esize);
+  if (dtype == ir::DType::kFloat32) {
+    for (int64_t i = 0; i < t.numel(); ++i)
+      store(out.data() + static_cast<size_t>(i) * esize, static_cast<float>(t.get(i)));
+    return out;
+  }
   for (int64_t i = 0; i < t.numel(); ++i) {
     std::byte* p = out.data() + static_cast<size_t>(i) * esize;
     switch (dtype) {

@@ -38,7 +38,16 @@ class Tensor {
   }
   int64_t get_int(int64_t i) const;
   // Stores v rounded to the dtype (bool: v != 0; integers: truncated toward zero, then wrapped).
-  void set(int64_t i, double v);
+  void set(int64_t i, double v) {
+    // f32 and f64 inline: constant folding stores whole weight tensors through here.
+    if (dtype_ == ir::DType::kFloat32) {
+      f_[static_cast<size_t>(i)] = static_cast<double>(static_cast<float>(v));
+    } else if (dtype_ == ir::DType::kFloat64) {
+      f_[static_cast<size_t>(i)] = v;
+    } else {
+      set_other(i, v);
+    }
+  }
   // Stores v wrapped to the dtype (floating dtypes: converted and rounded).
   void set_int(int64_t i, int64_t v);
 
@@ -46,6 +55,8 @@ class Tensor {
   Tensor reshaped(std::vector<int64_t> sizes) const;
 
  private:
+  void set_other(int64_t i, double v);
+
   ir::DType dtype_ = ir::DType::kFloat32;
   std::vector<int64_t> sizes_;
   int64_t numel_ = 1;
@@ -69,5 +80,12 @@ std::vector<std::byte> tensor_to_bytes(const Tensor& t);
 
 // A value of the interpreter: a tensor, or a SymInt / SymFloat / SymBool, or nothing.
 using RValue = std::variant<std::monostate, Tensor, int64_t, double, bool>;
+
+// A one-value result, the tensor moved in (a braced list would copy it: weights are large).
+inline std::vector<RValue> single_result(Tensor t) {
+  std::vector<RValue> out;
+  out.emplace_back(std::move(t));
+  return out;
+}
 
 }  // namespace kiln::ref

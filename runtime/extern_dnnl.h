@@ -96,6 +96,9 @@ struct GemmShape {
   bool has_bias = false;
 };
 int dnnl_gemm(const ExternArgs& args, const GemmShape& g, const Epilogue& ep);
+// The same product when A has one or two contiguous rows and no batch, and B has contiguous
+// rows or columns (extern_gemm_few_rows.cpp); returns as dnnl_gemm.
+int few_rows_gemm(const ExternArgs& args, const GemmShape& g, const Epilogue& ep);
 
 // The f32 convolution of extern_conv as a (de)convolution primitive; sizes as in externs.h,
 // spatial dims 1 to 3. Returns as dnnl_gemm.

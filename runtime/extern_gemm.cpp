@@ -1,7 +1,8 @@
-// extern_gemm: batched strided GEMM with a broadcast bias epilogue (see externs.h). f32 goes to
-// a cached oneDNN matmul primitive with the post-ops fused (extern_dnnl.cpp), or where that
-// cannot take the call to oneDNN's sgemm (row-major, no reduced precision) and a post-op loop;
-// f16/bf16 convert to f32 around sgemm; f64 and integer dtypes use plain loops.
+// extern_gemm: batched strided GEMM with a broadcast bias epilogue (see externs.h). f32 with a
+// few rows goes to extern_gemm_few_rows.cpp, other f32 to a cached oneDNN matmul primitive
+// with the post-ops fused (extern_dnnl.cpp), or where neither can take the call to oneDNN's
+// sgemm (row-major, no reduced precision) and a post-op loop; f16/bf16 convert to f32 around
+// sgemm; f64 and integer dtypes use plain loops.
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 
@@ -280,7 +281,8 @@ bool extern_gemm(const ExternArgs& args) {
           dst[v][2] = views[v]->si, dst[v][3] = views[v]->sj, dst[v][4] = views[v]->sb2;
         }
         s.has_bias = g.use_bias();
-        const int r = ext::dnnl_gemm(args, s, ep);
+        int r = ext::few_rows_gemm(args, s, ep);
+        if (r == 0) r = ext::dnnl_gemm(args, s, ep);
         if (r != 0) return r > 0;
       }
       const auto* bias = g.use_bias() ? static_cast<const float*>(args.inputs[2]) : nullptr;

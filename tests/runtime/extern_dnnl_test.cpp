@@ -253,6 +253,45 @@ TEST(ExternDnnl, GemmPostOpsAtSeveralShapes) {
   }
 }
 
+TEST(ExternDnnl, FewRowGemmsStreamTheWeightsWithoutAPrimitive) {
+  // One or two rows of A take extern_gemm_few_rows.cpp: both weight layouts, column counts
+  // around its block widths, K with and without a vector tail, one thread and several.
+  std::mt19937 rng(105);
+  ExternState* state = extern_state_create();
+  ASSERT_NE(state, nullptr);
+  int calls = 0;
+  for (int64_t m = 1; m <= 2; ++m) {
+    for (bool bt : {true, false}) {
+      for (int64_t n : {1, 7, 8, 16, 17, 100}) {
+        for (int64_t k : {1, 7, 8, 33, 300}) {
+          GemmCase c;
+          c.m = m, c.n = n, c.k = k, c.b_transposed = bt, c.bias = (m + n + k) % 3;
+          c.posts = kPostChains[static_cast<size_t>(calls) % kPostChains.size()];
+          c.weight_constant = true;
+          c.threads = calls % 2 == 0 ? 1 : 4;
+          run_gemm(c, rng, state);
+          ++calls;
+        }
+      }
+    }
+  }
+  // Wide enough to run on several threads, with a column tail.
+  for (bool bt : {true, false}) {
+    GemmCase c;
+    c.m = 2, c.n = 1030, c.k = 260, c.b_transposed = bt, c.bias = 1, c.weight_constant = true;
+    c.posts = {{kPostGeluErf}}, c.threads = 4;
+    run_gemm(c, rng, state);
+  }
+  EXPECT_EQ(extern_state_stats(state).primitives, 0);
+  EXPECT_EQ(extern_state_stats(state).packs, 0);
+  // Three rows go to oneDNN.
+  GemmCase c;
+  c.m = 3, c.n = 24, c.k = 40, c.b_transposed = true, c.weight_constant = true;
+  run_gemm(c, rng, state);
+  EXPECT_EQ(extern_state_stats(state).primitives, 1);
+  extern_state_destroy(state);
+}
+
 TEST(ExternDnnl, GemmFallbackAppliesPostOpsToo) {
   // alpha != 1 takes the sgemm path; its post-op loop must agree with the primitive's.
   std::mt19937 rng(102);

@@ -19,7 +19,7 @@ const std::vector<FixtureModel>& fixture_models() {
         std::ifstream in(manifest_path);
         FixtureModel m;
         m.dir = model.path();
-        m.manifest = nlohmann::json::parse(in);
+        m.parsed_manifest = std::make_shared<const nlohmann::json>(nlohmann::json::parse(in));
         m.id = v + "_" + model.path().filename().string();
         std::replace_if(m.id.begin(), m.id.end(), [](char c) { return !std::isalnum(c); }, '_');
         out.push_back(std::move(m));

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <ostream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -13,7 +14,10 @@ namespace kiln::testing {
 struct FixtureModel {
   std::string id;  // "torch2.15_mlp", usable as a gtest parameter name
   std::filesystem::path dir;
-  nlohmann::json manifest;
+  // Shared: gtest copies every parameter of every suite when the binary starts, and copying
+  // the parsed manifests made each test process spend most of a second starting up.
+  std::shared_ptr<const nlohmann::json> parsed_manifest;
+  const nlohmann::json& manifest() const { return *parsed_manifest; }
 };
 
 // gtest prints a parameter by its id.

@@ -54,9 +54,9 @@ TEST_P(InspectFixture, PrintsHistogramAndUnsupportedList) {
     nodes += count.get<int>();
   }
   EXPECT_EQ(report["node_count"].get<int>(), nodes);
-  EXPECT_EQ(report["inputs"].size(), fx.manifest["user_inputs"].size());
-  EXPECT_EQ(report["outputs"].size(), fx.manifest["user_outputs"].size());
-  EXPECT_EQ(report["symbols"].size(), fx.manifest["range_constraints"].size());
+  EXPECT_EQ(report["inputs"].size(), fx.manifest()["user_inputs"].size());
+  EXPECT_EQ(report["outputs"].size(), fx.manifest()["user_outputs"].size());
+  EXPECT_EQ(report["symbols"].size(), fx.manifest()["range_constraints"].size());
   for (const auto& [target, count] : report["unsupported_ops"].items()) {
     EXPECT_NE(text.out.find("  " + target + " ("), std::string::npos) << target;
   }

@@ -74,7 +74,7 @@ TEST_P(CompiledFixture, MatchesTorchAndReference) {
   ASSERT_EQ(model.num_inputs(), inputs.size());
 
   // Stored cases: PyTorch's own outputs.
-  const auto& cases = fx.manifest["cases"];
+  const auto& cases = fx.manifest()["cases"];
   std::vector<std::vector<ref::Tensor>> case_inputs;
   for (size_t c = 0; c < cases.size(); ++c) {
     SCOPED_TRACE("case " + std::to_string(c));

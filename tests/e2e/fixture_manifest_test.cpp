@@ -31,7 +31,7 @@ void expect_shape(const json& want, const std::vector<sym::Expr>& got, const std
 
 TEST_P(FixtureManifest, MatchesWhatTorchRecorded) {
   const FixtureModel& fx = GetParam();
-  const json& m = fx.manifest;
+  const json& m = fx.manifest();
   frontend::LoadedProgram loaded = frontend::load_program(fx.dir / "model.pt2");
   const ir::ExportedProgram& p = loaded.program;
   const ir::Graph& g = p.graph;

@@ -36,7 +36,7 @@ TEST_P(ReferenceFixture, ReproducesTorchOutputs) {
       inputs.push_back(&p.graph.values[p.graph.inputs[i]]);
     }
   }
-  const auto& cases = fx.manifest["cases"];
+  const auto& cases = fx.manifest()["cases"];
   ASSERT_GE(cases.size(), 2u) << "each fixture stores two or more input shapes";
   for (size_t c = 0; c < cases.size(); ++c) {
     SCOPED_TRACE("case " + std::to_string(c));

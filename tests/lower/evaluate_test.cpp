@@ -659,7 +659,7 @@ TEST(LowerHarness, FixtureProgramsReproduceTorch) {
     if (fx.id != "torch2_15_unet_block" && fx.id != "torch2_15_op_reduce") continue;
     SCOPED_TRACE(fx.id);
     frontend::LoadedProgram loaded = frontend::load_program(fx.dir / "model.pt2");
-    for (const auto& c : fx.manifest["cases"]) {
+    for (const auto& c : fx.manifest()["cases"]) {
       std::vector<ref::Tensor> inputs;
       for (const auto& in : c["inputs"])
         inputs.push_back(

@@ -24,7 +24,7 @@ bool is_nn_fixture(const FixtureModel& m) {
       "op_conv",  "op_pool",      "op_indexing", "op_attention", "mlp",
       "resnet18", "mobilenet_v2", "unet_block",  "vit",          "efficientnet_b0",
       "gpt2",     "llama",        "bert"};
-  return names.count(m.manifest.value("model", "")) != 0;
+  return names.count(m.manifest().value("model", "")) != 0;
 }
 
 std::vector<FixtureModel> nn_fixtures() {
@@ -54,7 +54,7 @@ TEST_P(LowerNnFixture, MatchesTorchOutputs) {
       inputs.push_back(&p.graph.values[p.graph.inputs[i]]);
     }
   }
-  const auto& cases = fx.manifest["cases"];
+  const auto& cases = fx.manifest()["cases"];
   ASSERT_GE(cases.size(), 1u);
   for (size_t c = 0; c < cases.size(); ++c) {
     SCOPED_TRACE("case " + std::to_string(c));

@@ -25,7 +25,7 @@ namespace {
 std::vector<FixtureModel> fixtures_named(const std::string& name) {
   std::vector<FixtureModel> out;
   for (const FixtureModel& m : fixture_models()) {
-    if (m.manifest.value("model", "") == name) out.push_back(m);
+    if (m.manifest().value("model", "") == name) out.push_back(m);
   }
   return out;
 }

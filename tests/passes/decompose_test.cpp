@@ -207,7 +207,7 @@ TEST_P(DecomposeOnFixture, PipelineLeavesOnlyPrimitivesAndMatchesTorch) {
       user_inputs.push_back(&p.graph.values[static_cast<size_t>(p.graph.inputs[i])]);
     }
   }
-  for (const auto& c : fx.manifest["cases"]) {
+  for (const auto& c : fx.manifest()["cases"]) {
     std::vector<ref::RValue> args;
     for (size_t i = 0; i < c["inputs"].size(); ++i) {
       auto file = (fx.dir / c["inputs"][i]["file"].get<std::string>()).string();

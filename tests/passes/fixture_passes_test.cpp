@@ -102,7 +102,7 @@ TEST_P(PassesOnFixture, EachPassKeepsTheComputation) {
   frontend::LoadedProgram loaded = frontend::load_program(fx.dir / "model.pt2");
   ASSERT_EQ(unsupported(loaded.program.graph), "") << "the op table lacks these ops";
   passes::attach_stored_tensors(loaded);
-  const auto& cases = fx.manifest["cases"];
+  const auto& cases = fx.manifest()["cases"];
   ASSERT_GE(cases.size(), 2u);
   std::mt19937 rng(1234);
   std::vector<std::vector<ref::RValue>> inputs;
@@ -173,7 +173,7 @@ TEST_P(PassesOnFixture, PipelineReproducesTorchOutputs) {
   });
   EXPECT_EQ(ran.size(), passes::backend_pipeline().size());
   ref::Interpreter interpreter(p, passes::stored_tensors(loaded, p));
-  for (const auto& c : fx.manifest["cases"]) {
+  for (const auto& c : fx.manifest()["cases"]) {
     std::vector<ref::RValue> got = interpreter.run_user_outputs(stored_case(fx, p, c));
     ASSERT_EQ(got.size(), c["outputs"].size());
     for (size_t o = 0; o < got.size(); ++o) {

@@ -619,7 +619,7 @@ TEST_P(FoldOnFixture, PipelineReproducesTorchWithFewerChannelOps) {
   for (size_t i = 0; i < with.signature.inputs.size(); ++i) {
     if (with.signature.inputs[i].kind == InputKind::kUserInput) user.push_back(i);
   }
-  for (const auto& c : fx.manifest["cases"]) {
+  for (const auto& c : fx.manifest()["cases"]) {
     std::vector<ref::RValue> args;
     for (size_t i = 0; i < c["inputs"].size(); ++i) {
       auto file = (fx.dir / c["inputs"][i]["file"].get<std::string>()).string();

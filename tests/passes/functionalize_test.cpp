@@ -321,7 +321,7 @@ void expect_matches_torch(const std::string& name) {
     for (size_t i = 0; i < p.signature.inputs.size(); ++i) {
       if (p.signature.inputs[i].kind == InputKind::kUserInput) user.push_back(p.graph.inputs[i]);
     }
-    for (const auto& c : fx.manifest["cases"]) {
+    for (const auto& c : fx.manifest()["cases"]) {
       std::vector<ref::RValue> args;
       for (size_t i = 0; i < c["inputs"].size(); ++i) {
         auto file = (fx.dir / c["inputs"][i]["file"].get<std::string>()).string();

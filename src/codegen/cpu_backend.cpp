@@ -79,28 +79,6 @@ std::string sizes_text(const std::vector<sym::Expr>& sizes) {
   return out + "]";
 }
 
-std::string reduce_name(lower::ReduceOp op) {
-  switch (op) {
-    case lower::ReduceOp::kSum:
-      return "sum";
-    case lower::ReduceOp::kProd:
-      return "prod";
-    case lower::ReduceOp::kMax:
-      return "max";
-    case lower::ReduceOp::kMin:
-      return "min";
-    case lower::ReduceOp::kArgMax:
-      return "argmax";
-    case lower::ReduceOp::kArgMin:
-      return "argmin";
-    case lower::ReduceOp::kAny:
-      return "any";
-    case lower::ReduceOp::kAll:
-      return "all";
-  }
-  return "?";
-}
-
 // A gemm or conv call's fused post-ops (runtime/externs.h), as " + relu, add(buf7)".
 std::string epilogue_text(const lower::Program& program, const lower::ExternCall& c) {
   size_t at = 0;
@@ -160,7 +138,8 @@ std::string describe_plan(const lower::Program& program, const schedule::MemoryP
       const lower::Kernel& k = *step.kernel;
       out += "  " + std::to_string(s) + ". " + k.name + " over " + sizes_text(k.ranges) + ":";
       for (const lower::Loop& loop : k.loops) {
-        out += " " + (loop.reduce ? reduce_name(*loop.reduce) : std::string("pointwise")) +
+        out += " " +
+               (loop.reduce ? std::string(lower::reduce_op_name(*loop.reduce)) : "pointwise") +
                (loop.ranges.empty() ? "" : sizes_text(loop.ranges));
         for (const auto& st : loop.stores)
           writes.push_back(st.buffer);

@@ -49,28 +49,6 @@ bool is_arg(ReduceOp op) {
   return op == ReduceOp::kArgMax || op == ReduceOp::kArgMin;
 }
 
-std::string_view reduce_name(ReduceOp op) {
-  switch (op) {
-    case ReduceOp::kSum:
-      return "sum";
-    case ReduceOp::kProd:
-      return "prod";
-    case ReduceOp::kMax:
-      return "max";
-    case ReduceOp::kMin:
-      return "min";
-    case ReduceOp::kArgMax:
-      return "argmax";
-    case ReduceOp::kArgMin:
-      return "argmin";
-    case ReduceOp::kAny:
-      return "any";
-    case ReduceOp::kAll:
-      return "all";
-  }
-  return "?";
-}
-
 int32_t node_ref(int32_t operand, size_t node, const char* which) {
   if (operand < 0 || static_cast<size_t>(operand) >= node) {
     throw error("operand ", which, " = ", operand, " is not an earlier node");
@@ -426,7 +404,7 @@ class KernelRunner {
     if (loop.reduce && !result.seen && *loop.reduce != ReduceOp::kSum &&
         *loop.reduce != ReduceOp::kProd && *loop.reduce != ReduceOp::kAny &&
         *loop.reduce != ReduceOp::kAll) {
-      throw error("a ", reduce_name(*loop.reduce), " reduction over zero elements");
+      throw error("a ", reduce_op_name(*loop.reduce), " reduction over zero elements");
     }
   }
 

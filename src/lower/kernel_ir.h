@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ir/dtype.h"
@@ -46,30 +47,83 @@ struct Buffer {
 // Scalar operations of kernel bodies. Each node has the dtype it computes in: bool, an integer
 // type, f32 or f64 (f16/bf16 loads widen to f32 and stores round back).
 enum class ScalarOp : uint8_t {
-  kLoad,      // buffer[index]
-  kConst,     // a literal (fvalue for floats, ivalue for ints and bools)
-  kIndex,     // the integer value of the index expression `index`
-  kCast,      // a -> dtype (PyTorch's conversion rules: float->int truncates)
-  kIndirect,  // a as an index into a dim of size `index` (negatives wrap); out of range fails
+  kLoad,        // buffer[index]
+  kConst,       // a literal (fvalue for floats, ivalue for ints and bools)
+  kIndex,       // the integer value of the index expression `index`
+  kCast,        // a -> dtype (PyTorch's conversion rules: float->int truncates)
+  kIndirect,    // a as an index into a dim of size `index` (negatives wrap); out of range fails
   kLoopResult,  // the result of an earlier reduction loop of the same kernel (loop = ivalue)
   kLoopIndex,   // the index result of an earlier arg-reduction loop (loop = ivalue)
   // unary (a)
-  kNeg, kAbs, kNot, kBitNot, kSign,
-  kExp, kExp2, kExpm1, kLog, kLog2, kLog10, kLog1p, kSqrt, kRsqrt, kReciprocal,
-  kSin, kCos, kTan, kAsin, kAcos, kAtan, kSinh, kCosh, kTanh, kAsinh, kAcosh, kAtanh,
-  kErf, kErfc, kErfinv, kSigmoid, kFloor, kCeil, kRound, kTrunc, kFrac,
-  kIsNan, kIsInf, kIsFinite, kSignbit,
+  kNeg,
+  kAbs,
+  kNot,
+  kBitNot,
+  kSign,
+  kExp,
+  kExp2,
+  kExpm1,
+  kLog,
+  kLog2,
+  kLog10,
+  kLog1p,
+  kSqrt,
+  kRsqrt,
+  kReciprocal,
+  kSin,
+  kCos,
+  kTan,
+  kAsin,
+  kAcos,
+  kAtan,
+  kSinh,
+  kCosh,
+  kTanh,
+  kAsinh,
+  kAcosh,
+  kAtanh,
+  kErf,
+  kErfc,
+  kErfinv,
+  kSigmoid,
+  kFloor,
+  kCeil,
+  kRound,
+  kTrunc,
+  kFrac,
+  kIsNan,
+  kIsInf,
+  kIsFinite,
+  kSignbit,
   // binary (a, b)
-  kAdd, kSub, kMul,
+  kAdd,
+  kSub,
+  kMul,
   kDiv,       // true division for floats; C++ truncation for ints (used after explicit floor)
   kFloorDiv,  // Python // for ints and floats
   kMod,       // Python % (sign of the divisor), ints and floats
   kFmod,      // C fmod (sign of the dividend)
-  kPow, kAtan2, kHypot, kCopysign, kNextafter,
-  kMax, kMin,  // propagate NaN as PyTorch's maximum/minimum
-  kEq, kNe, kLt, kLe, kGt, kGe,
-  kAnd, kOr, kXor,                         // logical, on bools
-  kBitAnd, kBitOr, kBitXor, kShl, kShr,  // integers and bools
+  kPow,
+  kAtan2,
+  kHypot,
+  kCopysign,
+  kNextafter,
+  kMax,
+  kMin,  // propagate NaN as PyTorch's maximum/minimum
+  kEq,
+  kNe,
+  kLt,
+  kLe,
+  kGt,
+  kGe,
+  kAnd,
+  kOr,
+  kXor,  // logical, on bools
+  kBitAnd,
+  kBitOr,
+  kBitXor,
+  kShl,
+  kShr,  // integers and bools
   // ternary
   kWhere,  // a ? b : c
 };
@@ -100,6 +154,29 @@ enum class ReduceOp : uint8_t {
   kAny,
   kAll,
 };
+
+// The op's name in messages and dumps: "sum", "argmax", ...
+inline std::string_view reduce_op_name(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::kSum:
+      return "sum";
+    case ReduceOp::kProd:
+      return "prod";
+    case ReduceOp::kMax:
+      return "max";
+    case ReduceOp::kMin:
+      return "min";
+    case ReduceOp::kArgMax:
+      return "argmax";
+    case ReduceOp::kArgMin:
+      return "argmin";
+    case ReduceOp::kAny:
+      return "any";
+    case ReduceOp::kAll:
+      return "all";
+  }
+  return "?";
+}
 
 // A write of body node `value` to buffer[index] (cast to the buffer's dtype).
 struct Store {

@@ -132,14 +132,17 @@ std::vector<ref::RValue> conv_ref(const Args& a, const ConvParams& p) {
   ref::Tensor result = alloc_output(a);
   const ref::Tensor& w = a.tensor("weight");
   const ref::Tensor* bias = a.optional_tensor("bias");
-  ref::Tensor x = a.tensor("input");
+  const ref::Tensor* input = &a.tensor("input");
   size_t n = p.spatial;
-  bool batched = static_cast<size_t>(x.dim()) == n + 2;
+  bool batched = static_cast<size_t>(input->dim()) == n + 2;
+  ref::Tensor unbatched;
   if (!batched) {
-    std::vector<int64_t> s = x.sizes();
+    std::vector<int64_t> s = input->sizes();
     s.insert(s.begin(), 1);
-    x = x.reshaped(s);
+    unbatched = input->reshaped(s);
+    input = &unbatched;
   }
+  const ref::Tensor& x = *input;
   std::vector<int64_t> out_sizes = result.sizes();
   if (!batched) out_sizes.insert(out_sizes.begin(), 1);
   ref::Tensor out(result.dtype(), out_sizes);
@@ -149,34 +152,40 @@ std::vector<ref::RValue> conv_ref(const Args& a, const ConvParams& p) {
   std::vector<int64_t> k_sp(w.sizes().begin() + 2, w.sizes().end());
   int64_t cin_g = cin / p.groups, cout_g = cout / p.groups;
   int64_t in_plane = product(in_sp), out_plane = product(out_sp), k_plane = product(k_sp);
-  for (int64_t b = 0; b < batch; ++b) {
-    for (int64_t oc = 0; oc < cout; ++oc) {
-      int64_t g = oc / cout_g;
-      std::vector<int64_t> o(n, 0);
-      for (int64_t of = 0; of < out_plane; ++of, next_index(o, out_sp)) {
+  // The kernel taps that land inside the input, as (tap, input position), depend on the output
+  // position alone: found once per position, then read for every batch entry and channel.
+  std::vector<std::pair<int64_t, int64_t>> taps;
+  std::vector<int64_t> o(n, 0), k(n, 0);
+  for (int64_t of = 0; of < out_plane; ++of, next_index(o, out_sp)) {
+    taps.clear();
+    std::fill(k.begin(), k.end(), 0);
+    for (int64_t kf = 0; kf < k_plane; ++kf, next_index(k, k_sp)) {
+      // The input position this kernel tap reads (forward) or that writes here
+      // (transposed: o = i * stride - pad + k * dilation).
+      int64_t in_flat = 0;
+      bool inside = true;
+      for (size_t d = 0; d < n && inside; ++d) {
+        int64_t i = 0;
+        if (p.transposed) {
+          int64_t t = o[d] + p.pad_before[d] - k[d] * p.dilation[d];
+          inside = t >= 0 && t % p.stride[d] == 0;
+          i = t / p.stride[d];
+        } else {
+          i = o[d] * p.stride[d] - p.pad_before[d] + k[d] * p.dilation[d];
+        }
+        inside = inside && i >= 0 && i < in_sp[d];
+        in_flat = in_flat * in_sp[d] + i;
+      }
+      if (inside) taps.emplace_back(kf, in_flat);
+    }
+    for (int64_t b = 0; b < batch; ++b) {
+      for (int64_t oc = 0; oc < cout; ++oc) {
+        int64_t g = oc / cout_g;
         Sum acc(out.is_floating());
         if (bias != nullptr) acc.add(*bias, oc);
         for (int64_t icg = 0; icg < cin_g; ++icg) {
           int64_t ic = g * cin_g + icg;
-          std::vector<int64_t> k(n, 0);
-          for (int64_t kf = 0; kf < k_plane; ++kf, next_index(k, k_sp)) {
-            // The input position this kernel tap reads (forward) or that writes here
-            // (transposed: o = i * stride - pad + k * dilation).
-            int64_t in_flat = 0;
-            bool inside = true;
-            for (size_t d = 0; d < n && inside; ++d) {
-              int64_t i = 0;
-              if (p.transposed) {
-                int64_t t = o[d] + p.pad_before[d] - k[d] * p.dilation[d];
-                inside = t >= 0 && t % p.stride[d] == 0;
-                i = t / p.stride[d];
-              } else {
-                i = o[d] * p.stride[d] - p.pad_before[d] + k[d] * p.dilation[d];
-              }
-              inside = inside && i >= 0 && i < in_sp[d];
-              in_flat = in_flat * in_sp[d] + i;
-            }
-            if (!inside) continue;
+          for (const auto& [kf, in_flat] : taps) {
             int64_t xi = (b * cin + ic) * in_plane + in_flat;
             int64_t wi = p.transposed ? (ic * cout_g + (oc - g * cout_g)) * k_plane + kf
                                       : (oc * cin_g + icg) * k_plane + kf;
@@ -187,7 +196,7 @@ std::vector<ref::RValue> conv_ref(const Args& a, const ConvParams& p) {
       }
     }
   }
-  return {out.reshaped(result.sizes())};
+  return ref::single_result(out.reshaped(result.sizes()));
 }
 
 ConvParams explicit_params(const Args& a, size_t n, bool transposed) {

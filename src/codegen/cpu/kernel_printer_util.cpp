@@ -148,28 +148,6 @@ std::string shape(const std::vector<sym::Expr>& sizes) {
   return s + "]";
 }
 
-std::string_view reduce_name(lower::ReduceOp op) {
-  switch (op) {
-    case lower::ReduceOp::kSum:
-      return "sum";
-    case lower::ReduceOp::kProd:
-      return "prod";
-    case lower::ReduceOp::kMax:
-      return "max";
-    case lower::ReduceOp::kMin:
-      return "min";
-    case lower::ReduceOp::kArgMax:
-      return "argmax";
-    case lower::ReduceOp::kArgMin:
-      return "argmin";
-    case lower::ReduceOp::kAny:
-      return "any";
-    case lower::ReduceOp::kAll:
-      return "all";
-  }
-  return "?";
-}
-
 }  // namespace
 
 void Writer::line(const std::string& text) {
@@ -376,7 +354,7 @@ std::string int_literal_max(ir::DType dtype) {
 std::string loop_summary(const lower::Loop& loop) {
   std::string s;
   if (loop.reduce) {
-    s = std::string(reduce_name(*loop.reduce)) + " in " +
+    s = std::string(lower::reduce_op_name(*loop.reduce)) + " in " +
         std::string(ir::dtype_name(loop.accumulate));
   } else {
     s = "pointwise";

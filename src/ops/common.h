@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -52,6 +53,37 @@ class BroadcastIndex {
  private:
   std::vector<int64_t> out_sizes_;
   std::vector<int64_t> operand_strides_;  // 0 for broadcast dims, aligned to out_sizes_
+};
+
+// A row-major walk over `sizes` keeping N flat offsets, offset k stepping by strides[k][d] along
+// dim d (0 where an operand broadcasts): no division per element, for loops over whole tensors
+// (constant folding evaluates elementwise ops and views over entire weights).
+template <size_t N>
+class StridedWalk {
+ public:
+  StridedWalk(std::vector<int64_t> sizes, std::array<std::vector<int64_t>, N> strides,
+              std::array<int64_t, N> start = {})
+      : sizes_(std::move(sizes)),
+        strides_(std::move(strides)),
+        counter_(sizes_.size(), 0),
+        at_(start) {}
+  int64_t offset(size_t k) const { return at_[k]; }
+  void next() {
+    for (size_t d = sizes_.size(); d-- > 0;) {
+      for (size_t k = 0; k < N; ++k)
+        at_[k] += strides_[k][d];
+      if (++counter_[d] < sizes_[d]) return;
+      for (size_t k = 0; k < N; ++k)
+        at_[k] -= strides_[k][d] * sizes_[d];
+      counter_[d] = 0;
+    }
+  }
+
+ private:
+  std::vector<int64_t> sizes_;
+  std::array<std::vector<int64_t>, N> strides_;
+  std::vector<int64_t> counter_;
+  std::array<int64_t, N> at_;
 };
 
 // Row-major multi-index <-> flat index.

@@ -133,43 +133,33 @@ ref::Tensor map_elements(const Args& a, const std::array<OperandValue, N>& opera
   auto in = [&](size_t k) -> const ref::Tensor& { return *tensors[k]; };
   const ir::TensorType type = a.op().shape(a).at(0).tensor;
   ref::Tensor out(type.dtype, to_ints(type.sizes, a));
-  const std::vector<int64_t>& sizes = out.sizes();
-  const size_t rank = sizes.size();
-  // Each operand's flat offset follows a row-major counter over the output: per output dim it
-  // steps by the operand's stride there (0 where it broadcasts), so no element needs a division
-  // (constant folding runs this over whole weight tensors).
-  std::array<std::vector<int64_t>, N> step;
+  const size_t rank = out.sizes().size();
+  // Each operand's stride per output dim: 0 where it broadcasts.
+  std::array<std::vector<int64_t>, N> strides;
   std::array<bool, N> exact{};
   for (size_t k = 0; k < N; ++k) {
-    step[k].assign(rank, 0);
+    strides[k].assign(rank, 0);
     const std::vector<int64_t>& own = in(k).sizes();
     int64_t running = 1;
     for (size_t d = own.size(); d-- > 0;) {
-      step[k][d + rank - own.size()] = own[d] == 1 ? 0 : running;
+      strides[k][d + rank - own.size()] = own[d] == 1 ? 0 : running;
       running *= own[d];
     }
     // Stored values are already rounded to their dtype: loading as that dtype is a plain read.
     exact[k] = in(k).dtype() == as[k] && ir::is_floating(as[k]);
   }
-  std::vector<int64_t> counter(rank, 0);
-  std::array<int64_t, N> at{};
+  StridedWalk<N> walk(out.sizes(), std::move(strides));
   std::array<Num, N> v;
-  for (int64_t i = 0; i < out.numel(); ++i) {
-    for (size_t k = 0; k < N; ++k)
-      v[k] = exact[k] ? Num::of(in(k).get(at[k])) : load(in(k), at[k], as[k]);
+  for (int64_t i = 0; i < out.numel(); ++i, walk.next()) {
+    for (size_t k = 0; k < N; ++k) {
+      const int64_t at = walk.offset(k);
+      v[k] = exact[k] ? Num::of(in(k).get(at)) : load(in(k), at, as[k]);
+    }
     Num r = fn(v);
     if (r.real) {
       out.set(i, r.f);
     } else {
       out.set_int(i, r.i);
-    }
-    for (size_t d = rank; d-- > 0;) {
-      for (size_t k = 0; k < N; ++k)
-        at[k] += step[k][d];
-      if (++counter[d] < sizes[d]) break;
-      for (size_t k = 0; k < N; ++k)
-        at[k] -= step[k][d] * sizes[d];
-      counter[d] = 0;
     }
   }
   return out;

@@ -83,21 +83,13 @@ std::vector<ref::RValue> strided_view_reference(const Args& a) {
     std::vector<int64_t> strides = to_ints(t.strides, a);
     int64_t offset = to_ints({t.storage_offset}, a)[0] - in_offset;
     ref::Tensor r(t.dtype, sizes);
-    // The source offset follows a row-major counter over the view (a weight's transpose or
-    // reshape is evaluated whole during constant folding).
-    std::vector<int64_t> counter(sizes.size(), 0);
-    int64_t src = offset;
-    for (int64_t i = 0; i < r.numel(); ++i) {
+    StridedWalk<1> walk(sizes, {strides}, {offset});
+    for (int64_t i = 0; i < r.numel(); ++i, walk.next()) {
+      const int64_t src = walk.offset(0);
       if (src < 0 || src >= in.numel()) {
         a.fail("the view reads element ", src, " of a tensor of ", in.numel(), " elements");
       }
       copy_element(r, i, in, src);
-      for (size_t d = sizes.size(); d-- > 0;) {
-        src += strides[d];
-        if (++counter[d] < sizes[d]) break;
-        src -= strides[d] * sizes[d];
-        counter[d] = 0;
-      }
     }
     out.emplace_back(std::move(r));
   }

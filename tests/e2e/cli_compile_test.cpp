@@ -7,7 +7,9 @@
 #include <random>
 
 #include "../link/hand_model.h"
+#include "compiled_model.h"
 #include "link/build.h"
+#include "passes/passes.h"
 #include "test_paths.h"
 #include "util/float_formats.h"
 #include "util/npy.h"
@@ -125,6 +127,27 @@ HandLibrary hand_library(bool external) {
   h.input = h.dir / "x.npy";
   util::write_npy(h.input, h.x);
   return h;
+}
+
+// --verbose times every pass of the pipeline (two-space-indented lines under "passes"); without
+// it only the stages are reported.
+TEST(CliCompile, VerboseTimesEachPass) {
+  const std::string model = (fixture_dir() / "torch2.15" / "op_act" / "model.pt2").string();
+  auto dir = fresh_temp_dir("cli_verbose");
+  const std::string common = "compile " + model + " -o " + (dir / "m.so").string() +
+                             " --cache-dir " + test_cache_dir().string();
+  Result r = kiln(common + " --verbose");
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const passes::PassInfo& pass : passes::backend_pipeline()) {
+    EXPECT_NE(r.err.find("[kiln]   pass " + std::string(pass.name) + ": "), std::string::npos)
+        << pass.name << "\n"
+        << r.err;
+  }
+  EXPECT_NE(r.err.find("[kiln] passes: "), std::string::npos) << r.err;
+  Result quiet = kiln(common);
+  ASSERT_EQ(quiet.status, 0) << quiet.err;
+  EXPECT_NE(quiet.err.find("[kiln] passes: "), std::string::npos) << quiet.err;
+  EXPECT_EQ(quiet.err.find("  pass "), std::string::npos) << quiet.err;
 }
 
 TEST(CliRun, CompiledLibraryWritesOutputs) {
